@@ -1,0 +1,226 @@
+"""The routing table: every route, queue consumer and schedule of AISora2.
+
+Each handler reads the event, calls one service function and shapes the answer. Domain
+errors become HTTP errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from chalice import Chalice, Rate, Response
+from chalice.app import SQSEvent
+
+from chalicelib.config import resource_name, settings
+from chalicelib.errors import (
+    Busy,
+    DomainError,
+    EmailTaken,
+    Expired,
+    InsufficientCredits,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+    NotReady,
+    PromptRefused,
+    UnderMinimumAge,
+)
+from chalicelib import openapi
+from chalicelib.services import accounts, catalogue, credits, generation, policy, sessions
+from chalicelib.wiring import generation_dependencies
+
+app = Chalice(app_name="aisora")
+
+_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    UnderMinimumAge: 422,
+    PromptRefused: 422,
+    EmailTaken: 409,
+    NotReady: 409,
+    InvalidCredentials: 401,
+    InvalidToken: 401,
+    InsufficientCredits: 402,
+    NotFound: 404,
+    Expired: 410,
+    Busy: 503,
+}
+_JSON = {"Content-Type": "application/json"}
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    headers = dict(_JSON)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="aisora"'
+    return Response(body={"error": error}, status_code=status, headers=headers)
+
+
+class _MalformedBody(Exception):
+    pass
+
+
+def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200) -> Callable[..., Any]:
+    """`app.route` plus the one place where domain errors become HTTP answers."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def handle(*args: Any, **kwargs: Any) -> Response:
+            try:
+                result = view(*args, **kwargs)
+            except _MalformedBody as exc:
+                return _error(400, "malformed_json", str(exc))
+            except DomainError as exc:
+                return _error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
+            if result is None:
+                return Response(body="", status_code=204)
+            return Response(body=result, status_code=status, headers=_JSON)
+
+        return app.route(path, methods=list(methods))(handle)
+
+    return register
+
+
+def _body() -> dict[str, Any]:
+    raw = app.current_request.raw_body
+    if not raw:
+        raise InvalidInput("a JSON object body is required")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _MalformedBody(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return body
+
+
+def _user_id() -> str:
+    header = app.current_request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Sign in first: send 'Authorization: Bearer <access_token>'.")
+    return sessions.user_id_from_access_token(token.strip(), settings())
+
+
+# --- public --------------------------------------------------------------------------------
+
+
+@api("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@api("/openapi.json")
+def openapi_document() -> dict[str, Any]:
+    return openapi.document(app)
+
+
+@api("/policy")
+def privacy_policy() -> dict[str, Any]:
+    return policy.current()
+
+
+@api("/plans")
+def plans() -> dict[str, Any]:
+    return catalogue.public_catalogue()
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+@api("/auth/signup", methods=("POST",), status=201)
+def signup() -> dict[str, Any]:
+    form = accounts.parse_signup(_body(), date.today())
+    return accounts.signup(form, settings()).as_dict()
+
+
+@api("/auth/login", methods=("POST",))
+def login() -> dict[str, Any]:
+    return accounts.login(_body(), settings()).as_dict()
+
+
+def _refresh_token(body: dict[str, Any]) -> str:
+    token = body.get("refresh_token")
+    if not isinstance(token, str) or not token:
+        raise InvalidInput("refresh_token is required", field="refresh_token")
+    return token
+
+
+@api("/auth/refresh", methods=("POST",))
+def refresh() -> dict[str, Any]:
+    return sessions.rotate(_refresh_token(_body()), settings()).as_dict()
+
+
+@api("/auth/logout", methods=("POST",))
+def logout() -> None:
+    sessions.end(_refresh_token(_body()))
+
+
+@api("/me")
+def me() -> dict[str, Any]:
+    return accounts.profile(accounts.get_user(_user_id()))
+
+
+@api("/me/credits")
+def my_credits() -> dict[str, Any]:
+    user = accounts.get_user(_user_id())
+    return {"balance": int(user.credits), "transactions": credits.history(user.user_id)}
+
+
+# --- videos --------------------------------------------------------------------------------
+
+
+@api("/videos", methods=("POST",), status=202)
+def create_video() -> dict[str, Any]:
+    user_id = _user_id()
+    spec = generation.parse_request(_body())
+    return generation.create_video(user_id, spec, generation_dependencies())
+
+
+@api("/videos")
+def list_videos() -> dict[str, Any]:
+    user_id = _user_id()
+    query = app.current_request.query_params or {}
+    limit = query.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise InvalidInput("limit must be a whole number from 1 to 100", field="limit")
+    return generation.list_videos(
+        user_id, generation_dependencies(), query.get("cursor"), int(limit)
+    )
+
+
+@api("/videos/{video_id}")
+def get_video(video_id: str) -> dict[str, Any]:
+    return generation.get_video(_user_id(), video_id, generation_dependencies())
+
+
+@api("/videos/{video_id}/download")
+def download_video(video_id: str) -> dict[str, Any]:
+    return generation.download_url(_user_id(), video_id, generation_dependencies())
+
+
+@api("/videos/{video_id}", methods=("DELETE",))
+def delete_video(video_id: str) -> None:
+    generation.delete_video(_user_id(), video_id, generation_dependencies())
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@app.on_sqs_message(queue=resource_name("jobs"), batch_size=1)
+def generate_video(event: SQSEvent) -> None:
+    """Submits jobs to the video provider and follows them to completion."""
+    for record in event:
+        generation.handle_message(json.loads(record.body), generation_dependencies())
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def fail_stuck_jobs(event: Any) -> dict[str, int]:
+    """Fails and refunds every open job past its deadline."""
+    return {"failed": generation.fail_overdue_jobs()}

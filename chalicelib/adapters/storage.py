@@ -1,0 +1,43 @@
+"""The media bucket: videos, thumbnails and reference images, all private.
+
+Presigning is local computation: issuing a download address costs no S3 call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+from urllib.parse import urlencode
+
+from chalicelib import aws
+
+
+class MediaStore:
+    def __init__(self, bucket: str, client: Any | None = None) -> None:
+        self._bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or aws.s3()
+
+    def put(self, key: str, body: BinaryIO, content_type: str, tags: dict[str, str]) -> None:
+        # upload_fileobj streams in parts, so a large video never sits whole in memory.
+        self.client.upload_fileobj(
+            body,
+            self._bucket,
+            key,
+            ExtraArgs={"ContentType": content_type, "Tagging": urlencode(tags)},
+        )
+
+    def presigned_get(self, key: str, seconds: int, download_name: str | None = None) -> str:
+        params: dict[str, str] = {"Bucket": self._bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
+
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )

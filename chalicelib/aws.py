@@ -1,0 +1,49 @@
+"""The one place boto3 clients are built: lazily, once per process.
+
+Built on first use, never at import, so that a test's moto (or `make run`'s moto server,
+reached through AWS_ENDPOINT_URL) is in place before any client exists. Tests clear the
+caches with `reset_clients()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_TIMEOUTS = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+
+def _s3_config() -> Config:
+    # Path-style addressing works against loopback endpoints and S3-compatible stores alike;
+    # AWS itself keeps virtual-hosted style.
+    style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
+    return _TIMEOUTS.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
+
+
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3", config=_s3_config())
+
+
+@functools.cache
+def sqs() -> Any:
+    return boto3.client("sqs", config=_TIMEOUTS)
+
+
+@functools.cache
+def ses() -> Any:
+    return boto3.client("ses", config=_TIMEOUTS)
+
+
+@functools.cache
+def events() -> Any:
+    return boto3.client("events", config=_TIMEOUTS)
+
+
+def reset_clients() -> None:
+    for factory in (s3, sqs, ses, events):
+        factory.cache_clear()

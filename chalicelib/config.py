@@ -1,0 +1,97 @@
+"""Settings, read once from the environment.
+
+Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`;
+secrets come from the process environment (SSM-backed on AWS, fixed development values
+under `make run`). Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Raised when a required setting is missing or malformed."""
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required and is not set")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def resource_name(suffix: str) -> str:
+    """Name of a stage's table or queue, e.g. ``aisora-dev-jobs``.
+
+    Read at import time by the models and by app.py's decorators, so it needs only
+    RESOURCE_PREFIX, which every stage sets in .chalice/config.json.
+    """
+    return f"{_required('RESOURCE_PREFIX')}-{suffix}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    media_bucket: str
+    jobs_queue_url: str
+    jwt_secret: str
+    access_token_seconds: int
+    refresh_token_seconds: int
+    download_url_seconds: int
+    upload_url_seconds: int
+    video_provider: str
+    video_api_base_url: str | None
+    video_api_key: str | None
+    recheck_delay_seconds: int
+    local_render_dir: Path
+
+    @classmethod
+    def from_environ(cls) -> Settings:
+        api_key = os.environ.get("VIDEO_API_KEY") or None
+        # The local renderer is the default so that a new checkout works with no key at all.
+        provider = os.environ.get("VIDEO_PROVIDER") or ("openai" if api_key else "local")
+        if provider not in ("local", "openai"):
+            raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
+        if provider == "openai" and not api_key:
+            raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
+        return cls(
+            stage=_required("STAGE"),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            media_bucket=_required("MEDIA_BUCKET"),
+            jobs_queue_url=_required("JOBS_QUEUE_URL"),
+            jwt_secret=_required("JWT_SECRET"),
+            access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
+            refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+            download_url_seconds=_int("DOWNLOAD_URL_SECONDS", 300),
+            upload_url_seconds=_int("UPLOAD_URL_SECONDS", 600),
+            video_provider=provider,
+            video_api_base_url=os.environ.get("VIDEO_API_BASE_URL") or None,
+            video_api_key=api_key,
+            recheck_delay_seconds=_int("RECHECK_DELAY_SECONDS", 15),
+            local_render_dir=Path(os.environ.get("LOCAL_RENDER_DIR") or ".local/renders"),
+        )
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_environ()
+
+
+def webhook_secret(name: str) -> str:
+    """A webhook signing secret (STRIPE_WEBHOOK_SECRET, ...), read when a webhook arrives."""
+    return _required(name)

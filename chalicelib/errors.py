@@ -1,0 +1,88 @@
+"""The domain's exceptions. They carry data, not HTTP statuses: app.py maps them."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a caller can act on. `code` is stable and machine-readable."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """Raised when a well-formed request breaks a rule (a field is missing, too long, unknown)."""
+
+    code = "invalid_input"
+
+
+class UnderMinimumAge(DomainError):
+    """Raised at signup for a birth date less than 13 years ago; nothing is stored."""
+
+    code = "under_minimum_age"
+
+
+class EmailTaken(DomainError):
+    """Raised at signup when the normalised email already has an account."""
+
+    code = "email_taken"
+
+
+class InvalidCredentials(DomainError):
+    """Raised for a wrong email or password; the two are never told apart."""
+
+    code = "invalid_credentials"
+
+
+class InvalidToken(DomainError):
+    """Raised for a missing, malformed, expired or revoked access or refresh token."""
+
+    code = "invalid_token"
+
+
+class NotFound(DomainError):
+    """Raised for an unknown resource and for one that belongs to another user."""
+
+    code = "not_found"
+
+
+class InsufficientCredits(DomainError):
+    """Raised when a video costs more credits than the balance holds."""
+
+    code = "insufficient_credits"
+
+    def __init__(self, cost: int, balance: int) -> None:
+        super().__init__(
+            f"This video costs {cost} credits and your balance is {balance}. "
+            "Buy a credit pack or choose a shorter video."
+        )
+        self.cost = cost
+        self.balance = balance
+
+
+class PromptRefused(DomainError):
+    """Raised when moderation refuses a prompt before any credit moves."""
+
+    code = "prompt_refused"
+
+
+class NotReady(DomainError):
+    """Raised when a video is asked for before it has completed."""
+
+    code = "not_ready"
+
+
+class Expired(DomainError):
+    """Raised when a video's storage period has ended and its files are gone."""
+
+    code = "expired"
+
+
+class Busy(DomainError):
+    """Raised when a write lost a race too many times; the client may retry."""
+
+    code = "busy"

@@ -1,0 +1,63 @@
+"""Video generation jobs, which are also the user's videos once completed."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from chalicelib.config import resource_name
+from chalicelib.models.base import BaseModel, utcnow
+
+
+class JobsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class OpenJobsByDeadline(GlobalSecondaryIndex):
+    """Sparse: the stuck-jobs sweep queries open jobs past their deadline, never scans."""
+
+    class Meta:
+        index_name = "open_by_deadline"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    pending = UnicodeAttribute(hash_key=True)
+    deadline_at = UTCDateTimeAttribute(range_key=True)
+
+
+class VideoJob(BaseModel):
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("jobs")
+
+    job_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="queued")
+    prompt = UnicodeAttribute()
+    model = UnicodeAttribute()
+    seconds = NumberAttribute()
+    size = UnicodeAttribute()
+    cost = NumberAttribute()
+    progress = NumberAttribute(default=0)
+    provider = UnicodeAttribute()
+    provider_job_id = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    video_key = UnicodeAttribute(null=True)
+    thumbnail_key = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+    completed_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+
+    # Present only while the job is open, so the index below holds open jobs alone.
+    pending = UnicodeAttribute(null=True)
+    deadline_at = UTCDateTimeAttribute(null=True)
+
+    by_user = JobsByUser()
+    open_by_deadline = OpenJobsByDeadline()

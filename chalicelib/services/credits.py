@@ -1,0 +1,88 @@
+"""The credit ledger and the balance it explains.
+
+Every change is one DynamoDB transaction: a ledger row keyed by its cause (written only if
+that cause has no row yet), the balance on the user changed under the condition that it still
+holds the value it was read with, and whatever else the change belongs to (a job created, a
+job failed). A replayed cause fails its condition and changes nothing; the balance can never
+go below zero through spending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import Busy, InsufficientCredits, NotFound
+from chalicelib.models import LedgerEntry, User
+
+_ATTEMPTS = 4
+
+ExtraWrites = Callable[[TransactWrite], None]
+
+
+class AlreadyApplied(Exception):
+    """Raised when the cause already has its ledger row, or the writes it belongs to no
+    longer apply (their own conditions failed): nothing was changed."""
+
+
+def apply(
+    user_id: str,
+    amount: int,
+    kind: str,
+    reference: str,
+    extra_writes: ExtraWrites | None = None,
+) -> int:
+    """Adds `amount` (negative to spend) to the balance; returns the balance after.
+
+    Raises InsufficientCredits when spending more than the balance, AlreadyApplied when the
+    cause was already recorded or `extra_writes`' conditions fail.
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            user = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
+        except DoesNotExist:
+            raise NotFound("This account no longer exists.") from None
+        balance = int(user.credits)
+        after = balance + amount
+        if after < 0:
+            raise InsufficientCredits(cost=-amount, balance=balance)
+        entry = LedgerEntry(user_id, reference, kind=kind, amount=amount, balance_after=after)
+        try:
+            with TransactWrite(connection=Connection()) as tx:
+                tx.update(
+                    User(user_id),
+                    actions=[User.credits.set(after)],
+                    condition=(User.credits == balance),
+                )
+                tx.save(entry, condition=LedgerEntry.reference.does_not_exist())
+                if extra_writes:
+                    extra_writes(tx)
+        except TransactWriteError as exc:
+            codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            if "ConditionalCheckFailed" in codes[1:]:
+                raise AlreadyApplied(reference) from None
+            if codes and codes[0] in ("ConditionalCheckFailed", "TransactionConflict"):
+                continue  # the balance moved since we read it: read again
+            if "TransactionConflict" in codes:
+                continue
+            raise
+        return after
+    raise Busy("Your balance is changing too quickly; try again in a moment.")
+
+
+def history(user_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    rows = LedgerEntry.by_time.query(user_id, scan_index_forward=False, limit=limit)
+    return [
+        {
+            "kind": row.kind,
+            "amount": int(row.amount),
+            "balance_after": int(row.balance_after),
+            "reference": row.reference,
+            "created_at": row.created_at.isoformat(),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,368 @@
+"""Making videos: the request, the queue worker, and the user's view of the result.
+
+POST creates the job and debits its cost in one transaction, then sends one message. The
+worker submits to the provider (storing the provider's id before anything else), then learns
+of completion by delayed re-check messages; it never sleeps. Every terminal failure refunds
+exactly once: the refund's ledger row is keyed by the job, and the job leaves its open states
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.storage import MediaStore
+from chalicelib.adapters.video import ProviderRefused, VideoProvider, VideoSpec
+from chalicelib.errors import Expired, InvalidInput, NotFound, NotReady
+from chalicelib.models import VideoJob
+from chalicelib.models.base import utcnow
+from chalicelib.services import accounts, catalogue, credits, moderation
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT = 2000
+# A job not finished by then fails and is refunded, whatever the provider says later.
+GENERATION_DEADLINE = timedelta(hours=1)
+OPEN_STATES = ("queued", "submitting", "in_progress")
+_PUBLIC_STATUS = {"submitting": "queued"}
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the use cases need from outside, resolved once at the edge (app.py)."""
+
+    queue: JobQueue
+    store: MediaStore
+    provider: VideoProvider
+    download_url_seconds: int
+    recheck_delay_seconds: int
+
+
+# --- the request --------------------------------------------------------------------------
+
+
+def parse_request(body: dict[str, Any]) -> VideoSpec:
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidInput("prompt is required", field="prompt")
+    prompt = prompt.strip()
+    if len(prompt) > MAX_PROMPT:
+        raise InvalidInput(f"prompt must have at most {MAX_PROMPT} characters", field="prompt")
+    model = body.get("model", catalogue.DEFAULT_MODEL)
+    size = body.get("size", "720x1280")
+    seconds = body.get("seconds", 4)
+    if not isinstance(model, str):
+        raise InvalidInput("model must be a string", field="model")
+    if not isinstance(size, str):
+        raise InvalidInput("size must be a string such as 720x1280", field="size")
+    if isinstance(seconds, str) and seconds.isdigit():
+        seconds = int(seconds)  # the OpenAI API takes seconds as a string; accept both
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise InvalidInput("seconds must be a whole number", field="seconds")
+    catalogue.video_cost(model, size, seconds)  # names the field that is not offered
+    return VideoSpec(prompt=prompt, model=model, seconds=seconds, size=size)
+
+
+def quote(spec: VideoSpec) -> int:
+    return catalogue.video_cost(spec.model, spec.size, spec.seconds)
+
+
+def create_video(user_id: str, spec: VideoSpec, deps: Dependencies) -> dict[str, Any]:
+    """Debits the cost and creates the job in one transaction, then queues it."""
+    moderation.check_prompt(spec.prompt)
+    cost = quote(spec)
+    now = utcnow()
+    job = VideoJob(
+        uuid.uuid4().hex,
+        user_id=user_id,
+        prompt=spec.prompt,
+        model=spec.model,
+        seconds=spec.seconds,
+        size=spec.size,
+        cost=cost,
+        provider=deps.provider.name,
+        created_at=now,
+        updated_at=now,
+        pending="open",
+        deadline_at=now + GENERATION_DEADLINE,
+    )
+
+    def create_job(tx: TransactWrite) -> None:
+        tx.save(job, condition=VideoJob.job_id.does_not_exist())
+
+    credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job)
+    deps.queue.send({"job_id": job.job_id, "action": "submit"})
+    return _view(job, deps, now)
+
+
+# --- the worker ---------------------------------------------------------------------------
+
+
+def handle_message(message: dict[str, Any], deps: Dependencies) -> None:
+    """One queue message. Safe to receive twice: every step is conditional on the job's state."""
+    action = message.get("action")
+    job_id = message.get("job_id")
+    if not isinstance(job_id, str) or action not in ("submit", "check"):
+        log.error("dropping a malformed job message: %s", sorted(message))
+        return
+    job = _find(job_id)
+    if job is None:
+        # Deleted by its owner while rendering: let the provider forget it too.
+        if action == "check" and isinstance(message.get("provider_job_id"), str):
+            deps.provider.delete(message["provider_job_id"])
+        return
+    if job.status not in OPEN_STATES:
+        return
+    if utcnow() >= job.deadline_at:
+        fail(job, "timed_out", "The video took too long to make. Your credits were refunded.")
+        return
+    if action == "submit":
+        _submit(job, deps)
+    else:
+        _check(job, deps)
+
+
+def _submit(job: VideoJob, deps: Dependencies) -> None:
+    if job.provider_job_id:
+        _schedule_check(job, deps)
+        return
+    try:
+        # Claim the job first, so that a duplicate message never reaches the provider.
+        job.update(
+            actions=[VideoJob.status.set("submitting"), VideoJob.updated_at.set(utcnow())],
+            condition=VideoJob.status == "queued",
+        )
+    except UpdateError:
+        return
+    spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size)
+    try:
+        provider_job_id = deps.provider.create(spec)
+    except ProviderRefused as exc:
+        fail(job, "refused", f"The video model refused this prompt: {exc}. Your credits were refunded.")
+        return
+    except Exception:
+        # Worth another try: hand the job back and let SQS redeliver the message.
+        job.update(actions=[VideoJob.status.set("queued")], condition=VideoJob.status == "submitting")
+        raise
+    job.update(
+        actions=[
+            VideoJob.provider_job_id.set(provider_job_id),
+            VideoJob.status.set("in_progress"),
+            VideoJob.updated_at.set(utcnow()),
+        ],
+        condition=VideoJob.status == "submitting",
+    )
+    _schedule_check(job, deps)
+
+
+def _schedule_check(job: VideoJob, deps: Dependencies) -> None:
+    deps.queue.send(
+        {"job_id": job.job_id, "action": "check", "provider_job_id": job.provider_job_id},
+        delay_seconds=deps.recheck_delay_seconds,
+    )
+
+
+def _check(job: VideoJob, deps: Dependencies) -> None:
+    if not job.provider_job_id:
+        return  # still being submitted; the submit step schedules the first check
+    status = deps.provider.retrieve(job.provider_job_id)
+    if status.state == "failed":
+        reason = status.error or "the video model could not make this video"
+        fail(job, "generation_failed", f"The video failed: {reason}. Your credits were refunded.")
+        deps.provider.delete(job.provider_job_id)
+        return
+    if status.state == "completed":
+        _complete(job, deps)
+        return
+    if status.progress != job.progress:
+        job.update(
+            actions=[VideoJob.progress.set(status.progress), VideoJob.updated_at.set(utcnow())],
+            condition=VideoJob.status.is_in(*OPEN_STATES),
+        )
+    _schedule_check(job, deps)
+
+
+def _complete(job: VideoJob, deps: Dependencies) -> None:
+    assert job.provider_job_id
+    owner = accounts.get_user(job.user_id)
+    days = catalogue.plan(owner.plan).retention_days
+    prefix = f"videos/{job.user_id}/{job.job_id}"
+    keys = {"video": f"{prefix}/video.mp4", "thumbnail": f"{prefix}/thumbnail.webp"}
+    # The retention tag drives the bucket's lifecycle backstop (plan days + 1).
+    tags = {"retention-days": str(days)}
+    # Copied at once: a provider's download links expire within about an hour.
+    with deps.provider.open_content(job.provider_job_id, "video") as body:
+        deps.store.put(keys["video"], body, "video/mp4", tags)
+    with deps.provider.open_content(job.provider_job_id, "thumbnail") as body:
+        deps.store.put(keys["thumbnail"], body, "image/webp", tags)
+    now = utcnow()
+    try:
+        job.update(
+            actions=[
+                VideoJob.status.set("completed"),
+                VideoJob.progress.set(100),
+                VideoJob.video_key.set(keys["video"]),
+                VideoJob.thumbnail_key.set(keys["thumbnail"]),
+                VideoJob.completed_at.set(now),
+                VideoJob.expires_at.set(now + timedelta(days=days)),
+                VideoJob.updated_at.set(now),
+                VideoJob.pending.remove(),
+            ],
+            condition=VideoJob.status == "in_progress",
+        )
+    except UpdateError:
+        # Failed by the deadline sweep or deleted meanwhile: keep nothing of it.
+        deps.store.delete(list(keys.values()))
+        return
+    deps.provider.delete(job.provider_job_id)
+
+
+def fail(job: VideoJob, code: str, message: str) -> None:
+    """Ends an open job as failed and refunds its cost, both exactly once."""
+    now = utcnow()
+    actions = [
+        VideoJob.status.set("failed"),
+        VideoJob.error_code.set(code),
+        VideoJob.error_message.set(message),
+        VideoJob.updated_at.set(now),
+        VideoJob.pending.remove(),
+    ]
+    still_open = VideoJob.status.is_in(*OPEN_STATES)
+
+    def mark_failed(tx: TransactWrite) -> None:
+        tx.update(VideoJob(job.job_id), actions=actions, condition=still_open)
+
+    try:
+        credits.apply(job.user_id, int(job.cost), "refund", f"job:{job.job_id}:refund", mark_failed)
+    except credits.AlreadyApplied:
+        return
+    except NotFound:
+        # The account is gone, so there is no balance to refund; still end the job.
+        try:
+            VideoJob(job.job_id).update(actions=actions, condition=still_open)
+        except UpdateError:
+            return
+
+
+def fail_overdue_jobs(now: datetime | None = None) -> int:
+    """The stuck-jobs sweep: open jobs past their deadline fail and are refunded.
+
+    Reads only the sparse index of open jobs, so its cost follows the number of open jobs,
+    not the size of the table.
+    """
+    now = now or utcnow()
+    failed = 0
+    for job in VideoJob.open_by_deadline.query("open", VideoJob.deadline_at < now):
+        fail(job, "timed_out", "The video took too long to make. Your credits were refunded.")
+        failed += 1
+    return failed
+
+
+# --- the user's view ----------------------------------------------------------------------
+
+
+def _find(job_id: str) -> VideoJob | None:
+    try:
+        return VideoJob.get(job_id)
+    except DoesNotExist:
+        return None
+
+
+def owned_job(user_id: str, job_id: str) -> VideoJob:
+    """The job if it is this user's; another user's job is as unknown as a missing one."""
+    job = _find(job_id) if len(job_id) <= 64 else None
+    if job is None or job.user_id != user_id:
+        raise NotFound("No video with this id.")
+    return job
+
+
+def _is_expired(job: VideoJob, now: datetime) -> bool:
+    return job.status == "expired" or (job.expires_at is not None and job.expires_at <= now)
+
+
+def _view(job: VideoJob, deps: Dependencies, now: datetime) -> dict[str, Any]:
+    expired = _is_expired(job, now)
+    status = "expired" if expired else _PUBLIC_STATUS.get(job.status, job.status)
+    view: dict[str, Any] = {
+        "id": job.job_id,
+        "object": "video",
+        "status": status,
+        "progress": int(job.progress),
+        "prompt": job.prompt,
+        "model": job.model,
+        "seconds": int(job.seconds),
+        "size": job.size,
+        "cost": int(job.cost),
+        "created_at": job.created_at.isoformat(),
+        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+        "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+    }
+    if status == "completed" and job.thumbnail_key:
+        view["thumbnail_url"] = deps.store.presigned_get(job.thumbnail_key, deps.download_url_seconds)
+    return view
+
+
+def get_video(user_id: str, job_id: str, deps: Dependencies) -> dict[str, Any]:
+    return _view(owned_job(user_id, job_id), deps, utcnow())
+
+
+def list_videos(user_id: str, deps: Dependencies, cursor: str | None, limit: int) -> dict[str, Any]:
+    start = _decode_cursor(cursor, user_id) if cursor else None
+    page = VideoJob.by_user.query(
+        user_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start
+    )
+    now = utcnow()
+    videos = [_view(job, deps, now) for job in page]
+    last = page.last_evaluated_key
+    return {"videos": videos, "next_cursor": _encode_cursor(last) if last else None}
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
+    bad = InvalidInput("cursor is not one this API gave out", field="cursor")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad from None
+    # Exactly the index's key, of this user: anything else would reach DynamoDB as a bad query.
+    if (
+        not isinstance(key, dict)
+        or sorted(key) != ["created_at", "job_id", "user_id"]
+        or not all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1
+                   for v in key.values())
+        or key["user_id"]["S"] != user_id
+    ):
+        raise bad
+    return key
+
+
+def download_url(user_id: str, job_id: str, deps: Dependencies) -> dict[str, Any]:
+    job = owned_job(user_id, job_id)
+    now = utcnow()
+    if _is_expired(job, now):
+        raise Expired("This video's storage period has ended and it was deleted.")
+    if job.status != "completed" or not job.video_key:
+        raise NotReady("This video is not ready yet; check its progress and try again.")
+    url = deps.store.presigned_get(job.video_key, deps.download_url_seconds, f"{job.job_id}.mp4")
+    return {"url": url, "expires_in": deps.download_url_seconds}
+
+
+def delete_video(user_id: str, job_id: str, deps: Dependencies) -> None:
+    job = owned_job(user_id, job_id)
+    deps.store.delete([k for k in (job.video_key, job.thumbnail_key) if k])
+    job.delete()

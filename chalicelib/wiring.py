@@ -1,0 +1,41 @@
+"""Builds the services' dependencies from Settings, once per process, at the edge.
+
+Tests build their own `Dependencies` (a fake provider, say) instead of patching.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.storage import MediaStore
+from chalicelib.adapters.video import VideoProvider
+from chalicelib.config import Settings, settings
+from chalicelib.services.generation import Dependencies
+
+
+def video_provider(config: Settings) -> VideoProvider:
+    if config.video_provider == "local":
+        from chalicelib.adapters.local_video import LocalRenderer
+
+        return LocalRenderer(config.local_render_dir)
+    # Imported here: the openai SDK costs more to import than the whole API besides.
+    from chalicelib.adapters.openai_video import OpenAIVideos
+
+    return OpenAIVideos.from_settings(config)
+
+
+@functools.cache
+def generation_dependencies() -> Dependencies:
+    config = settings()
+    return Dependencies(
+        queue=JobQueue(config.jobs_queue_url),
+        store=MediaStore(config.media_bucket),
+        provider=video_provider(config),
+        download_url_seconds=config.download_url_seconds,
+        recheck_delay_seconds=config.recheck_delay_seconds,
+    )
+
+
+def reset() -> None:
+    generation_dependencies.cache_clear()

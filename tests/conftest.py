@@ -1,0 +1,104 @@
+"""The world, built once: environment, in-process moto, the stage's resources.
+
+Every test gets its own users (unique emails), so tests share the tables without sharing state.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_RENDER_DIR = Path(os.environ.get("PYTEST_RENDER_DIR", "/tmp")) / f"aisora-renders-{uuid.uuid4().hex[:8]}"
+
+# Before any project import: the models read RESOURCE_PREFIX when they are defined.
+os.environ.update(
+    {
+        "STAGE": "dev",
+        "RESOURCE_PREFIX": "aisora-dev",
+        "MEDIA_BUCKET": "aisora-dev-media",
+        "JWT_SECRET": "test-only-jwt-secret-0123456789abcdef",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "RECHECK_DELAY_SECONDS": "0",
+        "LOCAL_RENDER_DIR": str(_RENDER_DIR),
+        "JOBS_QUEUE_URL": "set-by-the-world-fixture",
+    }
+)
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER"):
+    os.environ.pop(name, None)
+
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from chalicelib import aws, config, wiring  # noqa: E402
+from chalicelib.local.bootstrap import LocalResources, bootstrap  # noqa: E402
+from chalicelib.services import policy  # noqa: E402
+
+# Short, so that tests of redelivery wait a second, not twelve minutes.
+TEST_VISIBILITY_TIMEOUT = 1
+
+
+@pytest.fixture(scope="session")
+def world() -> Iterator[LocalResources]:
+    with mock_aws():
+        aws.reset_clients()
+        resources = bootstrap(visibility_timeout=TEST_VISIBILITY_TIMEOUT)
+        os.environ["JOBS_QUEUE_URL"] = resources.queue_urls["JobsQueue"]
+        config.settings.cache_clear()
+        wiring.reset()
+        yield resources
+
+
+@pytest.fixture
+def client(world: LocalResources) -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="dev") as test_client:
+        yield test_client
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def signup_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "email": new_email(),
+        "password": "correct horse battery staple",
+        "birth_date": "1990-05-17",
+        "accept_policy_version": policy.VERSION,
+        "marketing_opt_in": False,
+    }
+    body.update(overrides)
+    return body
+
+
+def post(client: Client, path: str, body: Any, token: str | None = None) -> Any:
+    import json
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.http.post(path, headers=headers, body=raw)
+
+
+def get(client: Client, path: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.http.get(path, headers=headers)
+
+
+@pytest.fixture
+def user(client: Client) -> dict[str, Any]:
+    """A signed-up user: its signup body and its tokens."""
+    body = signup_body()
+    response = post(client, "/auth/signup", body)
+    assert response.status_code == 201, response.json_body
+    return {**body, **response.json_body}
