@@ -15,6 +15,7 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import SQSEvent
 
+from chalicelib import openapi
 from chalicelib.config import resource_name, settings
 from chalicelib.errors import (
     Busy,
@@ -30,7 +31,6 @@ from chalicelib.errors import (
     PromptRefused,
     UnderMinimumAge,
 )
-from chalicelib import openapi
 from chalicelib.services import accounts, catalogue, credits, generation, policy, sessions
 from chalicelib.wiring import generation_dependencies
 

@@ -6,6 +6,7 @@ Every test gets its own users (unique emails), so tests share the tables without
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ def world() -> Iterator[LocalResources]:
         config.settings.cache_clear()
         wiring.reset()
         yield resources
+    shutil.rmtree(_RENDER_DIR, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,171 @@
+"""`make run`: the whole product on this machine, with nothing outside it.
+
+Starts, in order: moto server on loopback as the embedded AWS; the stage's tables, bucket and
+queues inside it (bootstrap.py); the API under `chalice local`; and the event pump, which runs
+in this process and starts a local render process per video. Ctrl-C stops everything it
+started. Data lives in moto's memory and is gone when the stack stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Development-only values, used when the environment does not set them. Never use them
+# anywhere but on your own machine: they are public, in this file and in the README.
+DEV_SECRETS = {
+    "JWT_SECRET": "local-dev-only-jwt-secret-not-for-production",
+    "STRIPE_WEBHOOK_SECRET": "whsec_local_dev_only_stripe",
+    "CREEM_WEBHOOK_SECRET": "local_dev_only_creem",
+    "VIDEO_WEBHOOK_SECRET": "whsec_bG9jYWwtZGV2LW9ubHktdmlkZW8td2ViaG9vaw==",
+}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        if process.poll() is not None:
+            raise SystemExit(f"{' '.join(map(str, process.args[:3]))} exited early")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
+
+
+def stage_environment(moto_port: int) -> dict[str, str]:
+    """The environment every local process shares: the dev stage's variables, the embedded
+    AWS's address, and the development secrets where the caller set none."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env = dict(os.environ)
+    env.update(config["stages"]["dev"]["environment_variables"])
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            # The embedded AWS takes any credentials; these keep real ones out of reach.
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "LOCAL_RENDER_DIR": str(ROOT / ".local" / "renders"),
+            "RECHECK_DELAY_SECONDS": env.get("RECHECK_DELAY_SECONDS", "1"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    for name, value in DEV_SECRETS.items():
+        env.setdefault(name, value)
+    return env
+
+
+def main() -> int:
+    api_port = int(os.environ.get("API_PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT", "4566"))
+    for port in (api_port, moto_port):
+        if not _port_free(port):
+            print(f"Port {port} on 127.0.0.1 is in use: stop what holds it, or set "
+                  f"{'API_PORT' if port == api_port else 'MOTO_PORT'}.", file=sys.stderr)
+            return 1
+
+    env = stage_environment(moto_port)
+    os.environ.clear()
+    os.environ.update(env)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = time.monotonic()
+    children: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+
+    def shutdown(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        print(f"Starting the embedded AWS (moto) on 127.0.0.1:{moto_port} ...", flush=True)
+        moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        children.append(moto)
+        _wait_for(f"http://127.0.0.1:{moto_port}/moto-api/", 30, moto)
+
+        from chalicelib.local.bootstrap import bootstrap
+
+        resources = bootstrap()
+        env["JOBS_QUEUE_URL"] = os.environ["JOBS_QUEUE_URL"] = resources.queue_urls["JobsQueue"]
+        print(f"Created the tables, bucket {resources.bucket} and queues "
+              f"{', '.join(sorted(resources.queue_urls))}.", flush=True)
+
+        print(f"Starting the API (chalice local) on 127.0.0.1:{api_port} ...", flush=True)
+        api = subprocess.Popen(
+            [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1",
+             "--port", str(api_port), "--stage", "dev", "--no-autoreload"],
+            cwd=ROOT, env=env,
+        )
+        children.append(api)
+        _wait_for(f"http://127.0.0.1:{api_port}/health", 60, api)
+
+        from app import app
+        from chalicelib.local.pump import EventPump
+
+        pump = EventPump(app, prefix=env["RESOURCE_PREFIX"])
+        pump_thread = threading.Thread(target=pump.run, args=(stop,), name="pump", daemon=True)
+        pump_thread.start()
+        print(
+            "\n"
+            f"AISora2 is ready in {time.monotonic() - started:.1f}s.\n"
+            f"  Open      http://127.0.0.1:{api_port}/\n"
+            f"  API       http://127.0.0.1:{api_port}/health  (contract: /openapi.json)\n"
+            f"  AWS       http://127.0.0.1:{moto_port}  (moto; tables, bucket, queues)\n"
+            f"  Pump      {len(pump.queues)} queue(s), {len(pump.schedules)} schedule(s)\n"
+            f"  Videos    rendered on this machine by the local renderer\n"
+            "Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while not stop.is_set():
+            for child in children:
+                if child.poll() is not None:
+                    print(f"{' '.join(map(str, child.args[:3]))} stopped (exit {child.returncode}); "
+                          "shutting down.",
+                          file=sys.stderr)
+                    stop.set()
+            stop.wait(0.5)
+        pump_thread.join(timeout=10)
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

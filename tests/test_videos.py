@@ -1,0 +1,135 @@
+"""POST/GET/DELETE /videos: validation, credits, ownership, listing and downloads."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from conftest import get, post, signup_body
+
+from chalicelib.models import VideoJob
+
+FOUR_SECONDS = {"prompt": "Paper boats drift down a rainy street", "model": "sora-2",
+                "seconds": 4, "size": "720x1280"}
+
+
+def balance(client, token):
+    return get(client, "/me", token).json_body["credits"]
+
+
+def jobs_of(client, token):
+    return get(client, "/videos", token).json_body["videos"]
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": None}, "prompt"),
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"model": "sora-3"}, "model"),
+        ({"model": 7}, "model"),
+        ({"size": "640x480"}, "size"),
+        ({"size": "1792x1024"}, "size"),  # a sora-2-pro size
+        ({"seconds": 5}, "seconds"),
+        ({"seconds": "four"}, "seconds"),
+        ({"seconds": True}, "seconds"),
+    ],
+)
+def test_invalid_video_request_names_the_field_and_charges_nothing(client, user, override, field):
+    token = user["access_token"]
+    before = balance(client, token)
+    response = post(client, "/videos", {**FOUR_SECONDS, **override}, token)
+    assert response.status_code == 422, response.json_body
+    assert response.json_body["error"]["field"] == field
+    assert balance(client, token) == before
+    assert jobs_of(client, token) == []
+
+
+def test_a_video_needs_a_token(client):
+    assert post(client, "/videos", FOUR_SECONDS).status_code == 401
+
+
+def test_not_enough_credits_is_402_and_changes_nothing(client, user):
+    token = user["access_token"]
+    assert post(client, "/videos", FOUR_SECONDS, token).status_code == 202
+    before = balance(client, token)
+    second = post(client, "/videos", FOUR_SECONDS, token)
+    assert second.status_code == 402
+    assert second.json_body["error"]["code"] == "insufficient_credits"
+    assert balance(client, token) == before == 0
+    assert len(jobs_of(client, token)) == 1
+
+
+def test_a_refused_prompt_is_explained_and_charges_nothing(client, user):
+    token = user["access_token"]
+    response = post(client, "/videos", {**FOUR_SECONDS, "prompt": "a gore-filled battle"}, token)
+    assert response.status_code == 422
+    assert response.json_body["error"]["code"] == "prompt_refused"
+    assert "No credits were charged" in response.json_body["error"]["message"]
+    assert balance(client, token) == 40
+
+
+def test_job_and_debit_are_written_together(client, user):
+    token = user["access_token"]
+    job = post(client, "/videos", FOUR_SECONDS, token).json_body
+    stored = VideoJob.get(job["id"])
+    assert stored.cost == job["cost"] == 40
+    history = get(client, "/me/credits", token).json_body["transactions"]
+    assert history[0] == {**history[0], "kind": "debit", "amount": -40, "balance_after": 0,
+                          "reference": f"job:{job['id']}:debit"}
+
+
+def test_another_users_video_is_not_found(client, user):
+    job = post(client, "/videos", FOUR_SECONDS, user["access_token"]).json_body
+    other = post(client, "/auth/signup", signup_body()).json_body["access_token"]
+    for path in (f"/videos/{job['id']}", f"/videos/{job['id']}/download"):
+        response = get(client, path, other)
+        assert response.status_code == 404
+        assert response.json_body["error"]["code"] == "not_found"
+    assert client.http.delete(f"/videos/{job['id']}",
+                              headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    assert VideoJob.get(job["id"]).user_id != ""
+
+
+def test_download_before_completion_is_409(client, user):
+    job = post(client, "/videos", FOUR_SECONDS, user["access_token"]).json_body
+    response = get(client, f"/videos/{job['id']}/download", user["access_token"])
+    assert response.status_code == 409
+    assert response.json_body["error"]["code"] == "not_ready"
+
+
+def test_videos_are_listed_newest_first_a_page_at_a_time(client, user, world):
+    token = user["access_token"]
+    user_id = get(client, "/me", token).json_body["id"]
+    from chalicelib.services import credits
+
+    credits.apply(user_id, 200, "adjustment", "test:top-up")
+    ids = [post(client, "/videos", FOUR_SECONDS, token).json_body["id"] for _ in range(3)]
+    first = get(client, "/videos?limit=2", token).json_body
+    assert [v["id"] for v in first["videos"]] == ids[::-1][:2]
+    assert first["next_cursor"]
+    rest = get(client, f"/videos?limit=2&cursor={first['next_cursor']}", token).json_body
+    assert [v["id"] for v in rest["videos"]] == ids[:1]
+
+
+def test_a_cursor_for_another_user_or_forged_is_422(client, user):
+    token = user["access_token"]
+    forged = base64.urlsafe_b64encode(json.dumps(
+        {"user_id": {"S": "someone-else"}, "job_id": {"S": "x"}, "created_at": {"S": "y"}}
+    ).encode()).decode()
+    for cursor in (forged, "not-base64!", base64.urlsafe_b64encode(b"[1]").decode()):
+        response = get(client, f"/videos?cursor={cursor}", token)
+        assert response.status_code == 422
+        assert response.json_body["error"]["field"] == "cursor"
+    assert get(client, "/videos?limit=0", token).status_code == 422
+
+
+def test_deleting_a_video_removes_it(client, user):
+    token = user["access_token"]
+    job = post(client, "/videos", FOUR_SECONDS, token).json_body
+    deleted = client.http.delete(f"/videos/{job['id']}", headers={"Authorization": f"Bearer {token}"})
+    assert deleted.status_code == 204
+    assert get(client, f"/videos/{job['id']}", token).status_code == 404
