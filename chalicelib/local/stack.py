@@ -94,6 +94,8 @@ def main() -> int:
     os.environ.clear()
     os.environ.update(env)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("botocore", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     started = time.monotonic()
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
