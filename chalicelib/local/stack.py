@@ -139,8 +139,7 @@ def main() -> int:
         print(
             "\n"
             f"AISora2 is ready in {time.monotonic() - started:.1f}s.\n"
-            f"  Open      http://127.0.0.1:{api_port}/\n"
-            f"  API       http://127.0.0.1:{api_port}/health  (contract: /openapi.json)\n"
+            f"  Open      http://127.0.0.1:{api_port}/  (the API; its contract: /openapi.json)\n"
             f"  AWS       http://127.0.0.1:{moto_port}  (moto; tables, bucket, queues)\n"
             f"  Pump      {len(pump.queues)} queue(s), {len(pump.schedules)} schedule(s)\n"
             f"  Videos    rendered on this machine by the local renderer\n"
