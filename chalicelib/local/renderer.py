@@ -118,7 +118,7 @@ def render(
     thumbnail_part = _part_path(thumbnail_path)
     try:
         report(0)
-        scene = _Scene(request)
+        scene = Scene(request)
         _encode_video(request, scene, video_part, report)
         # Frames are a pure function of time, so re-rendering the middle one is exact and
         # cheaper than holding on to it during encoding.
@@ -137,7 +137,7 @@ def render(
 
 def _encode_video(
     request: RenderRequest,
-    scene: _Scene,
+    scene: Scene,
     path: Path,
     report: Callable[[int], None],
 ) -> None:
@@ -177,7 +177,7 @@ def _encode_video(
         container.mux(stream.encode(None))
 
 
-class _Scene:
+class Scene:
     """Everything about the picture that depends only on the request, computed once.
 
     Per frame only the coarse background is recomputed; the caption and label are pasted from
