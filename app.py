@@ -26,13 +26,16 @@ from chalicelib.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
+    LinkInvalid,
     NotFound,
     NotReady,
     PromptRefused,
+    Throttled,
     UnderMinimumAge,
 )
-from chalicelib.services import accounts, catalogue, credits, generation, policy, sessions
-from chalicelib.wiring import generation_dependencies
+from chalicelib.services import accounts, audit, catalogue, credits, generation, policy, sessions
+from chalicelib.services.client_info import ClientInfo
+from chalicelib.wiring import account_dependencies, generation_dependencies
 
 app = Chalice(app_name="aisora")
 
@@ -40,6 +43,8 @@ _STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
     UnderMinimumAge: 422,
     PromptRefused: 422,
+    LinkInvalid: 422,
+    Throttled: 429,
     EmailTaken: 409,
     NotReady: 409,
     InvalidCredentials: 401,
@@ -52,14 +57,15 @@ _STATUS: dict[type[DomainError], int] = {
 _JSON = {"Content-Type": "application/json"}
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+def _error(status: int, code: str, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> Response:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
-    headers = dict(_JSON)
+    all_headers = {**_JSON, **(headers or {})}
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="aisora"'
-    return Response(body={"error": error}, status_code=status, headers=headers)
+        all_headers["WWW-Authenticate"] = 'Bearer realm="aisora"'
+    return Response(body={"error": error}, status_code=status, headers=all_headers)
 
 
 class _MalformedBody(Exception):
@@ -76,6 +82,8 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200) -> Ca
                 result = view(*args, **kwargs)
             except _MalformedBody as exc:
                 return _error(400, "malformed_json", str(exc))
+            except Throttled as exc:
+                return _error(429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
             except DomainError as exc:
                 return _error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
             if result is None:
@@ -98,6 +106,12 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     return body
+
+
+def _client() -> ClientInfo:
+    request = app.current_request
+    identity = (request.context or {}).get("identity") or {}
+    return ClientInfo.from_request(identity.get("sourceIp"), dict(request.headers))
 
 
 def _user_id() -> str:
@@ -144,12 +158,12 @@ def plans() -> dict[str, Any]:
 @api("/auth/signup", methods=("POST",), status=201)
 def signup() -> dict[str, Any]:
     form = accounts.parse_signup(_body(), date.today())
-    return accounts.signup(form, settings()).as_dict()
+    return accounts.signup(form, account_dependencies(), _client()).as_dict()
 
 
 @api("/auth/login", methods=("POST",))
 def login() -> dict[str, Any]:
-    return accounts.login(_body(), settings()).as_dict()
+    return accounts.login(_body(), account_dependencies(), _client()).as_dict()
 
 
 def _refresh_token(body: dict[str, Any]) -> str:
@@ -169,15 +183,60 @@ def logout() -> None:
     sessions.end(_refresh_token(_body()))
 
 
+@api("/auth/verify-email", methods=("POST",))
+def verify_email() -> dict[str, Any]:
+    """Confirms an email address with the token from the emailed link."""
+    return accounts.verify_email(_body().get("token"), account_dependencies(), _client())
+
+
+@api("/auth/verify-email/resend", methods=("POST",), status=202)
+def resend_verification() -> dict[str, Any]:
+    accounts.resend_verification(_user_id(), account_dependencies())
+    return {"status": "sent"}
+
+
+@api("/auth/password-reset", methods=("POST",), status=202)
+def request_password_reset() -> dict[str, Any]:
+    """Mails a single-use reset link, valid 30 minutes, if the account exists."""
+    accounts.request_password_reset(_body(), account_dependencies(), _client())
+    return {"status": "sent", "message": "If an account uses this email, a reset link is on its way."}
+
+
+@api("/auth/password-reset/confirm", methods=("POST",))
+def confirm_password_reset() -> dict[str, Any]:
+    """Sets a new password with the emailed token; every session ends."""
+    accounts.confirm_password_reset(_body(), account_dependencies(), _client())
+    return {"status": "password_changed"}
+
+
+@api("/me/password", methods=("POST",))
+def change_password() -> dict[str, Any]:
+    """Changes the password (the current one is asked); other sessions end."""
+    return accounts.change_password(_user_id(), _body(), account_dependencies(), _client()).as_dict()
+
+
 @api("/me")
 def me() -> dict[str, Any]:
     return accounts.profile(accounts.get_user(_user_id()))
+
+
+@api("/me", methods=("PATCH",))
+def update_me() -> dict[str, Any]:
+    """Corrects the email (verified first), preferences and the marketing choice."""
+    return accounts.update_profile(_user_id(), _body(), account_dependencies(), _client())
 
 
 @api("/me/credits")
 def my_credits() -> dict[str, Any]:
     user = accounts.get_user(_user_id())
     return {"balance": int(user.credits), "transactions": credits.history(user.user_id)}
+
+
+@api("/me/activity")
+def my_activity() -> dict[str, Any]:
+    """The account's audit trail and the technical data its sessions hold."""
+    user_id = _user_id()
+    return {"changes": audit.trail(user_id), "sessions": sessions.technical_data(user_id)}
 
 
 # --- videos --------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ class Settings:
     video_api_key: str | None
     recheck_delay_seconds: int
     local_render_dir: Path
+    app_base_url: str
+    mail_from: str
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -84,6 +86,8 @@ class Settings:
             video_api_key=api_key,
             recheck_delay_seconds=_int("RECHECK_DELAY_SECONDS", 15),
             local_render_dir=Path(os.environ.get("LOCAL_RENDER_DIR") or ".local/renders"),
+            app_base_url=_required("APP_BASE_URL").rstrip("/"),
+            mail_from=_required("MAIL_FROM"),
         )
 
 

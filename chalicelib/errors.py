@@ -86,3 +86,19 @@ class Busy(DomainError):
     """Raised when a write lost a race too many times; the client may retry."""
 
     code = "busy"
+
+
+class Throttled(DomainError):
+    """Raised when too many attempts failed recently; `retry_after` is in whole seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed attempts. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+class LinkInvalid(DomainError):
+    """Raised for an emailed link that is unknown, already used or expired."""
+
+    code = "link_invalid"

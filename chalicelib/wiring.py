@@ -8,9 +8,11 @@ from __future__ import annotations
 import functools
 
 from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import VideoProvider
 from chalicelib.config import Settings, settings
+from chalicelib.services.accounts import AccountDeps
 from chalicelib.services.generation import Dependencies
 
 
@@ -37,5 +39,12 @@ def generation_dependencies() -> Dependencies:
     )
 
 
+@functools.cache
+def account_dependencies() -> AccountDeps:
+    config = settings()
+    return AccountDeps(settings=config, mailer=Mailer(config.mail_from))
+
+
 def reset() -> None:
     generation_dependencies.cache_clear()
+    account_dependencies.cache_clear()

@@ -30,6 +30,8 @@ os.environ.update(
         "RECHECK_DELAY_SECONDS": "0",
         "LOCAL_RENDER_DIR": str(_RENDER_DIR),
         "JOBS_QUEUE_URL": "set-by-the-world-fixture",
+        "APP_BASE_URL": "http://127.0.0.1:8000",
+        "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
 )
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER"):
@@ -104,3 +106,27 @@ def user(client: Client) -> dict[str, Any]:
     response = post(client, "/auth/signup", body)
     assert response.status_code == 201, response.json_body
     return {**body, **response.json_body}
+
+
+def mail_to(address: str) -> list[dict[str, str]]:
+    """Messages the embedded SES accepted for this address, oldest first.
+
+    moto documents its backend's `sent_messages` as the way to see what SES sent.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    return [
+        {"subject": m.subject, "body": m.body}
+        for m in sent
+        if address in m.destinations.get("ToAddresses", [])
+    ]
+
+
+def link_token(message: dict[str, str]) -> str:
+    import re
+
+    match = re.search(r"token=([A-Za-z0-9_-]+)", message["body"])
+    assert match, message
+    return match.group(1)

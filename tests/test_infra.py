@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from pynamodb.attributes import TTLAttribute
 
 from chalicelib import aws
 from chalicelib.local.bootstrap import load_template
@@ -31,8 +32,9 @@ def _keys(schema: list[dict]) -> list[tuple[str, str]]:
     return sorted((k["KeyType"], k["AttributeName"]) for k in schema)
 
 
-def _indexes(table: dict, kind: str) -> dict[str, list[tuple[str, str]]]:
-    return {i["IndexName"]: _keys(i["KeySchema"]) for i in table.get(kind, [])}
+def _indexes(table: dict, kind: str) -> dict[str, tuple[list[tuple[str, str]], str]]:
+    return {i["IndexName"]: (_keys(i["KeySchema"]), i["Projection"]["ProjectionType"])
+            for i in table.get(kind, [])}
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.Meta.table_name)
@@ -46,6 +48,9 @@ def test_each_table_made_from_the_models_matches_the_template(world, model):
     for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         assert _indexes(declared, kind) == _indexes(created, kind)
     assert declared["BillingMode"] == created["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl_attribute = next((name for name, attr in model.get_attributes().items()
+                          if isinstance(attr, TTLAttribute)), None)
+    assert declared.get("TimeToLiveSpecification", {}).get("AttributeName") == ttl_attribute
 
 
 def test_every_table_in_the_template_has_a_model():

@@ -135,6 +135,17 @@ def create_queues(
     return urls, arns
 
 
+def verify_mail_identities(template: dict[str, Any]) -> None:
+    ses = aws.ses()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::SES::EmailIdentity":
+            identity = resource["Properties"]["EmailIdentity"]
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
+
+
 def bootstrap(visibility_timeout: int | None = None) -> LocalResources:
     """Everything a stage needs, named by RESOURCE_PREFIX and MEDIA_BUCKET."""
     template = load_template()
@@ -143,4 +154,5 @@ def bootstrap(visibility_timeout: int | None = None) -> LocalResources:
     bucket = os.environ["MEDIA_BUCKET"]
     create_bucket(bucket, template["Resources"]["MediaBucket"]["Properties"])
     urls, arns = create_queues(template, stack_name, visibility_timeout)
+    verify_mail_identities(template)
     return LocalResources(bucket=bucket, queue_urls=urls, queue_arns=arns)

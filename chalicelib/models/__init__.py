@@ -1,10 +1,23 @@
 """One pynamodb model per table; tests and the local stack create tables from these."""
 
+from chalicelib.models.audit import AuditEntry
 from chalicelib.models.jobs import VideoJob
 from chalicelib.models.ledger import LedgerEntry
 from chalicelib.models.sessions import Session
+from chalicelib.models.throttles import Throttle
+from chalicelib.models.tokens import OneTimeToken
 from chalicelib.models.users import EmailClaim, User
 
-ALL_MODELS = (User, EmailClaim, Session, LedgerEntry, VideoJob)
+ALL_MODELS = (User, EmailClaim, Session, OneTimeToken, AuditEntry, Throttle, LedgerEntry, VideoJob)
 
-__all__ = ["ALL_MODELS", "EmailClaim", "LedgerEntry", "Session", "User", "VideoJob"]
+__all__ = [
+    "ALL_MODELS",
+    "AuditEntry",
+    "EmailClaim",
+    "LedgerEntry",
+    "OneTimeToken",
+    "Session",
+    "Throttle",
+    "User",
+    "VideoJob",
+]

@@ -33,6 +33,10 @@ class User(BaseModel):
     policy_accepted_at = UTCDateTimeAttribute()
     marketing_opt_in = BooleanAttribute(default=False)
     marketing_choice_at = UTCDateTimeAttribute()
+    email_verified_at = UTCDateTimeAttribute(null=True)
+    # A new address waiting for its verification link; the old one stays in use until then.
+    pending_email = UnicodeAttribute(null=True)
+    password_changed_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
 
 

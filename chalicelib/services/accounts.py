@@ -1,65 +1,69 @@
-"""Signing up, signing in, and reading one's own account."""
+"""Accounts: signing up and in, verifying the email, resetting and changing the password,
+and reading and correcting one's own account."""
 
 from __future__ import annotations
 
-import functools
+import logging
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.mail import Mailer
 from chalicelib.config import Settings
-from chalicelib.errors import EmailTaken, InvalidCredentials, InvalidInput, NotFound, UnderMinimumAge
+from chalicelib.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    LinkInvalid,
+    NotFound,
+    UnderMinimumAge,
+)
 from chalicelib.models import EmailClaim, LedgerEntry, User
 from chalicelib.models.base import utcnow
-from chalicelib.services import catalogue, policy, sessions
+from chalicelib.services import audit, catalogue, notices, onetime, passwords, policy, sessions, throttling
+from chalicelib.services.client_info import ClientInfo
 
-# argon2id with RFC 9106's low-memory profile (t=3, 64 MiB, p=4): above OWASP's minimum.
-_hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
+log = logging.getLogger(__name__)
 
+# Deliberately plain: one @, no spaces, a dotted domain. Deliverability is what the
+# verification link proves; a longer regex would only refuse real addresses.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ja", "ko", "zh")
 
 
-@functools.cache
-def _decoy_hash() -> str:
-    # Checked against when the email is unknown, so both answers cost one argon2 verify.
-    return _hasher.hash(uuid.uuid4().hex)
+@dataclass(frozen=True)
+class AccountDeps:
+    settings: Settings
+    mailer: Mailer
 
 
 @dataclass(frozen=True)
 class SignupForm:
     email: str
     password: str
-    birth_date: date
     accept_policy_version: str
     marketing_opt_in: bool
 
 
-def normalise_email(raw: object) -> str:
+# --- reading input ------------------------------------------------------------------------
+
+
+def normalise_email(raw: object, field: str = "email") -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInput("email is required", field="email")
-    email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInput("email is not a valid address", field="email")
-    return email
-
-
-def _password(raw: object, field: str = "password") -> str:
-    if not isinstance(raw, str) or not raw:
         raise InvalidInput(f"{field} is required", field=field)
-    if len(raw) < MIN_PASSWORD:
-        raise InvalidInput(f"{field} must have at least {MIN_PASSWORD} characters", field=field)
-    if len(raw) > MAX_PASSWORD:
-        raise InvalidInput(f"{field} must have at most {MAX_PASSWORD} characters", field=field)
-    return raw
+    # NFKC folds look-alike forms (fullwidth letters, ligatures) into one spelling, so that
+    # two spellings of one address cannot hold two accounts.
+    email = unicodedata.normalize("NFKC", raw).strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email) or not email.isprintable():
+        raise InvalidInput(f"{field} is not a valid address", field=field)
+    return email
 
 
 def _birth_date(raw: object, today: date) -> date:
@@ -78,38 +82,44 @@ def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+def _bool(body: dict[str, Any], field: str, default: bool) -> bool:
+    value = body.get(field, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false", field=field)
+    return value
+
+
 def parse_signup(body: dict[str, Any], today: date) -> SignupForm:
-    """Checks every field before anything is stored; under 13 is refused here."""
+    """Checks every field before anything is stored. Under 13 is refused here, so nothing
+    about the child is ever written; the birth date itself is never kept for anyone."""
     email = normalise_email(body.get("email"))
-    password = _password(body.get("password"))
-    if password.strip().lower() == email:
-        raise InvalidInput("password must not be your email address", field="password")
     born = _birth_date(body.get("birth_date"), today)
     if age_on(born, today) < policy.MINIMUM_AGE:
         raise UnderMinimumAge(
             f"You must be at least {policy.MINIMUM_AGE} years old to use AISora2.",
             field="birth_date",
         )
+    password = passwords.check(body.get("password"), "password", [email, *email.split("@")])
     version = body.get("accept_policy_version")
     if version != policy.VERSION:
         raise InvalidInput(
             f"accept the current privacy policy (version {policy.VERSION}) to sign up",
             field="accept_policy_version",
         )
-    marketing = body.get("marketing_opt_in", False)
-    if not isinstance(marketing, bool):
-        raise InvalidInput("marketing_opt_in must be true or false", field="marketing_opt_in")
-    return SignupForm(email, password, born, version, marketing)
+    return SignupForm(email, password, version, _bool(body, "marketing_opt_in", False))
 
 
-def signup(form: SignupForm, settings: Settings) -> sessions.TokenPair:
+# --- signing up and in --------------------------------------------------------------------
+
+
+def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.TokenPair:
     """Creates the account, claims the email and grants the signup credits in one transaction."""
     now = utcnow()
     user_id = uuid.uuid4().hex
     user = User(
         user_id,
         email=form.email,
-        password_hash=_hasher.hash(form.password),
+        password_hash=passwords.hash_password(form.password),
         credits=catalogue.SIGNUP_GRANT,
         age_attested_at=now,
         policy_version=form.accept_policy_version,
@@ -136,28 +146,44 @@ def signup(form: SignupForm, settings: Settings) -> sessions.TokenPair:
         if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise EmailTaken("An account with this email already exists.", field="email") from None
         raise
-    return sessions.start(user_id, settings)
+    audit.record(user_id, "signup", ["email", "password", "policy_version", "marketing_opt_in"], client)
+    _send_verification(user_id, form.email, deps)
+    return sessions.start(user_id, deps.settings, client)
 
 
-def login(body: dict[str, Any], settings: Settings) -> sessions.TokenPair:
+def _send_verification(user_id: str, email: str, deps: AccountDeps) -> None:
+    token = onetime.issue(onetime.VERIFY_EMAIL, user_id, email)
+    _mail(deps, email, notices.verify_email(deps.settings.app_base_url, token))
+
+
+def _mail(deps: AccountDeps, to: str, notice: notices.Notice) -> None:
+    # Mail is a courtesy around the change, never a condition of it: the change stands, and
+    # the person can ask for the link again.
+    try:
+        deps.mailer.send(to, notice.subject, notice.text)
+    except Exception:
+        log.exception("could not send %r", notice.subject)
+
+
+def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessions.TokenPair:
     """Same answer, and about the same work, for an unknown email and a wrong password."""
     password = body.get("password")
     if not isinstance(password, str) or not password:
         raise InvalidInput("password is required", field="password")
-    if len(password) > MAX_PASSWORD:
-        raise InvalidCredentials("The email or password is wrong.")
     email = normalise_email(body.get("email"))
+    subjects = [(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)]
+    throttling.check(subjects)
     user = _user_by_email(email)
-    stored = user.password_hash if user and user.status == "active" else _decoy_hash()
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        raise InvalidCredentials("The email or password is wrong.") from None
-    if user is None or user.status != "active":
+    if len(password) > passwords.MAX_LENGTH or user is None or user.status != "active":
+        passwords.verify_decoy(password[: passwords.MAX_LENGTH])
+        throttling.record_failure(subjects)
         raise InvalidCredentials("The email or password is wrong.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.update(actions=[User.password_hash.set(_hasher.hash(password))])
-    return sessions.start(user.user_id, settings)
+    if not passwords.verify(user.password_hash, password):
+        throttling.record_failure(subjects)
+        raise InvalidCredentials("The email or password is wrong.")
+    if passwords.needs_rehash(user.password_hash):
+        user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
+    return sessions.start(user.user_id, deps.settings, client)
 
 
 def _user_by_email(email: str) -> User | None:
@@ -175,6 +201,170 @@ def get_user(user_id: str) -> User:
         raise NotFound("This account no longer exists.") from None
 
 
+# --- emailed links ------------------------------------------------------------------------
+
+
+def verify_email(token: object, deps: AccountDeps, client: ClientInfo) -> dict[str, object]:
+    """Confirms an address: the signup address, or a new one, which then replaces the old."""
+    record = onetime.consume(token, onetime.VERIFY_EMAIL)
+    user = get_user(record.user_id)
+    now = utcnow()
+    if record.email == user.email:
+        user.update(actions=[User.email_verified_at.set(now)])
+        audit.record(user.user_id, "email_verified", ["email_verified_at"], client)
+        return profile(get_user(user.user_id))
+    if record.email != user.pending_email or record.email is None:
+        raise LinkInvalid("This link is for an address change that was replaced.", field="token")
+    old_email, new_email = user.email, record.email
+    try:
+        with TransactWrite(connection=Connection()) as tx:
+            tx.save(EmailClaim(new_email, user_id=user.user_id), condition=EmailClaim.email.does_not_exist())
+            tx.delete(EmailClaim(old_email), condition=EmailClaim.user_id == user.user_id)
+            tx.update(
+                User(user.user_id),
+                actions=[
+                    User.email.set(new_email),
+                    User.email_verified_at.set(now),
+                    User.pending_email.remove(),
+                ],
+                condition=User.pending_email == new_email,
+            )
+    except TransactWriteError:
+        raise EmailTaken("Another account now uses this email.", field="email") from None
+    audit.record(user.user_id, "email_changed", ["email"], client)
+    _mail(deps, old_email, notices.email_changed(new_email))
+    return profile(get_user(user.user_id))
+
+
+def resend_verification(user_id: str, deps: AccountDeps) -> None:
+    user = get_user(user_id)
+    if user.pending_email:
+        _send_verification(user_id, user.pending_email, deps)
+    elif user.email_verified_at is None:
+        _send_verification(user_id, user.email, deps)
+
+
+def request_password_reset(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> None:
+    """Mails a reset link if the account exists. The answer is the same either way."""
+    email = normalise_email(body.get("email"))
+    # Throttled per address too, so that this cannot be used to flood someone's inbox.
+    subjects = [(throttling.ACCOUNT, f"reset:{email}"), (throttling.ADDRESS, client.ip)]
+    throttling.check(subjects)
+    throttling.record_failure(subjects)
+    user = _user_by_email(email)
+    if user is None or user.status != "active":
+        return
+    token = onetime.issue(onetime.RESET_PASSWORD, user.user_id)
+    _mail(deps, user.email, notices.reset_password(deps.settings.app_base_url, token))
+
+
+def _set_password(user: User, password: str, action: str, deps: AccountDeps, client: ClientInfo) -> None:
+    user.update(
+        actions=[
+            User.password_hash.set(passwords.hash_password(password)),
+            User.password_changed_at.set(utcnow()),
+        ]
+    )
+    sessions.end_all(user.user_id)
+    audit.record(user.user_id, action, ["password"], client)
+    _mail(deps, user.email, notices.password_changed())
+
+
+def confirm_password_reset(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> None:
+    """Sets the new password and signs out every device."""
+    # The new password is checked before the link is used up, so a weak choice can be corrected.
+    new_password = passwords.check(body.get("password"), "password", [])
+    record = onetime.consume(body.get("token"), onetime.RESET_PASSWORD)
+    _set_password(get_user(record.user_id), new_password, "password_reset", deps, client)
+
+
+def change_password(
+    user_id: str, body: dict[str, Any], deps: AccountDeps, client: ClientInfo
+) -> sessions.TokenPair:
+    """Needs the current password; ends every session, then starts this one afresh."""
+    user = get_user(user_id)
+    current = body.get("current_password")
+    if not isinstance(current, str) or not passwords.verify(user.password_hash, current):
+        raise InvalidCredentials("The current password is wrong.", field="current_password")
+    new_password = passwords.check(body.get("new_password"), "new_password", [user.email])
+    _set_password(user, new_password, "password_changed", deps, client)
+    return sessions.start(user_id, deps.settings, client)
+
+
+# --- reading and correcting the account ----------------------------------------------------
+
+
+def _preferences(raw: object, current: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidInput("preferences must be an object", field="preferences")
+    merged = dict(current)
+    for key, value in raw.items():
+        field = f"preferences.{key}"
+        if key == "language":
+            if value not in LANGUAGES:
+                raise InvalidInput(f"{field} must be one of {', '.join(LANGUAGES)}", field=field)
+        elif key == "default_model":
+            if value not in catalogue.MODELS:
+                raise InvalidInput(f"{field} must be one of {', '.join(catalogue.MODELS)}", field=field)
+        elif key == "default_seconds":
+            if value not in (4, 8, 12) or isinstance(value, bool):
+                raise InvalidInput(f"{field} must be 4, 8 or 12", field=field)
+        elif key == "default_size":
+            sizes = sorted({s for m in catalogue.MODELS.values() for s in m.sizes})
+            if value not in sizes:
+                raise InvalidInput(f"{field} must be one of {', '.join(sizes)}", field=field)
+        elif key == "notifications":
+            if not isinstance(value, dict) or not value or not all(
+                k in ("video_ready", "product_updates") and isinstance(v, bool) for k, v in value.items()
+            ):
+                raise InvalidInput(
+                    f"{field} takes video_ready and product_updates, each true or false", field=field
+                )
+            value = {**merged.get("notifications", {}), **value}
+        else:
+            raise InvalidInput(f"{field} is not a preference", field=field)
+        merged[key] = value
+    return merged
+
+
+def update_profile(
+    user_id: str, body: dict[str, Any], deps: AccountDeps, client: ClientInfo
+) -> dict[str, object]:
+    """PATCH /me: preferences and the marketing choice at once; a new email once verified."""
+    unknown = sorted(set(body) - {"email", "preferences", "marketing_opt_in"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]} cannot be changed here", field=unknown[0])
+    if not body:
+        raise InvalidInput("send at least one of email, preferences, marketing_opt_in")
+    user = get_user(user_id)
+    actions = []
+    changed = []
+    new_email = None
+    if "email" in body:
+        new_email = normalise_email(body["email"])
+        if new_email != user.email:
+            actions.append(User.pending_email.set(new_email))
+            changed.append("pending_email")
+    if "preferences" in body:
+        current = user.preferences.as_dict() if user.preferences else {}
+        actions.append(User.preferences.set(_preferences(body["preferences"], current)))
+        changed.append("preferences")
+    if "marketing_opt_in" in body:
+        actions += [
+            User.marketing_opt_in.set(_bool(body, "marketing_opt_in", False)),
+            User.marketing_choice_at.set(utcnow()),
+        ]
+        changed.append("marketing_opt_in")
+    if actions:
+        user.update(actions=actions)
+        audit.record(user_id, "profile_updated", changed, client)
+    if new_email and new_email != user.email:
+        # Sent even if another account holds the address: saying so here would tell a
+        # stranger who has an account. The verification step refuses it instead.
+        _send_verification(user_id, new_email, deps)
+    return profile(get_user(user_id))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -184,6 +374,8 @@ def profile(user: User) -> dict[str, object]:
     return {
         "id": user.user_id,
         "email": user.email,
+        "email_verified": user.email_verified_at is not None,
+        "pending_email": user.pending_email,
         "plan": plan.id,
         "retention_days": plan.retention_days,
         "credits": int(user.credits),

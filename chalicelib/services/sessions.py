@@ -17,6 +17,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import InvalidToken
 from chalicelib.models import Session
 from chalicelib.models.base import utcnow
+from chalicelib.services.client_info import ClientInfo
 
 ISSUER = "aisora"
 AUDIENCE = "aisora-api"
@@ -72,7 +73,7 @@ def user_id_from_access_token(token: str, settings: Settings) -> str:
     return str(claims["sub"])
 
 
-def start(user_id: str, settings: Settings) -> TokenPair:
+def start(user_id: str, settings: Settings, client: ClientInfo) -> TokenPair:
     now = utcnow()
     session_id = uuid.uuid4().hex
     secret = secrets.token_urlsafe(32)
@@ -81,7 +82,13 @@ def start(user_id: str, settings: Settings) -> TokenPair:
         user_id=user_id,
         token_hash=_hash(secret),
         created_at=now,
+        last_used_at=now,
         expires_at=now + timedelta(seconds=settings.refresh_token_seconds),
+        client_ip=client.ip,
+        country=client.country,
+        browser=client.browser,
+        os=client.os,
+        device=client.device,
     ).save(condition=Session.session_id.does_not_exist())
     return TokenPair(
         _access_token(user_id, session_id, settings, now),
@@ -118,7 +125,7 @@ def rotate(refresh_token: str, settings: Settings) -> TokenPair:
     new_secret = secrets.token_urlsafe(32)
     try:
         session.update(
-            actions=[Session.token_hash.set(_hash(new_secret))],
+            actions=[Session.token_hash.set(_hash(new_secret)), Session.last_used_at.set(utcnow())],
             condition=Session.token_hash == _hash(secret),
         )
     except UpdateError:
@@ -140,3 +147,28 @@ def end(refresh_token: str) -> None:
         Session(session_id).delete(condition=Session.token_hash == _hash(secret))
     except DeleteError:
         raise InvalidToken("The refresh token is not valid.") from None
+
+
+def end_all(user_id: str) -> int:
+    """Ends every session of the user (password change or reset, account closure)."""
+    ended = 0
+    for session in Session.by_user.query(user_id):
+        Session(session.session_id).delete()
+        ended += 1
+    return ended
+
+
+def technical_data(user_id: str) -> list[dict[str, object]]:
+    """What the sessions hold about the user's devices, for the user's own eyes."""
+    return [
+        {
+            "created_at": s.created_at.isoformat(),
+            "last_used_at": s.last_used_at.isoformat(),
+            "client_ip": s.client_ip,
+            "country": s.country,
+            "browser": s.browser,
+            "os": s.os,
+            "device": s.device,
+        }
+        for s in Session.by_user.query(user_id)
+    ]

@@ -1,0 +1,54 @@
+"""The words of every account email. Plain text; links carry their token in the fragment,
+which browsers never send to a server, so no access log ever holds one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Notice:
+    subject: str
+    text: str
+
+
+_SIGNATURE = "\n\n-- \nAISora2 · contact@aisora2.com\n"
+
+
+def verify_email(base_url: str, token: str) -> Notice:
+    return Notice(
+        "Confirm your email address for AISora2",
+        "Confirm this address for your AISora2 account by opening this link within 24 hours:\n\n"
+        f"{base_url}/#/verify-email?token={token}\n\n"
+        "If you did not sign up or change your email, ignore this message." + _SIGNATURE,
+    )
+
+
+def reset_password(base_url: str, token: str) -> Notice:
+    return Notice(
+        "Reset your AISora2 password",
+        "Someone asked to reset the password of your AISora2 account. To choose a new one, open "
+        "this link within 30 minutes. It works once.\n\n"
+        f"{base_url}/#/reset-password?token={token}\n\n"
+        "If it was not you, ignore this message: your password stays as it is." + _SIGNATURE,
+    )
+
+
+def password_changed() -> Notice:
+    return Notice(
+        "Your AISora2 password was changed",
+        "The password of your AISora2 account was just changed, and every device was signed out.\n"
+        "If this was not you, reset your password at once and write to contact@aisora2.com."
+        + _SIGNATURE,
+    )
+
+
+def email_changed(new_email: str) -> Notice:
+    name, _, domain = new_email.partition("@")
+    masked = f"{name[:1]}***@{domain}"
+    return Notice(
+        "Your AISora2 email address was changed",
+        f"The email address of your AISora2 account was changed to {masked}. This address will no "
+        "longer receive mail about the account.\n"
+        "If this was not you, write to contact@aisora2.com at once." + _SIGNATURE,
+    )
