@@ -115,6 +115,9 @@ def test_the_stack_makes_a_video_over_http_and_stops_everything_on_ctrl_c():
     finally:
         code = stack.stop()
     assert code == 0, "".join(stack.output)
+    # The local mailbox printed the verification mail, link and all.
+    assert "MAIL to stack@example.com: Confirm your email address" in "".join(stack.output)
+    assert "/#/verify-email?token=" in "".join(stack.output)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not stack.group_is_gone():
         time.sleep(0.2)

@@ -55,6 +55,27 @@ def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> Non
     raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
 
 
+def print_new_mail(moto_port: int, stop: threading.Event) -> None:
+    """The local mailbox: every message the embedded SES accepts is printed here, links and
+    all, so a person can click them. (moto keeps them; its data endpoint lists them.)"""
+    seen: set[str] = set()
+    while not stop.wait(1.0):
+        try:
+            url = f"http://127.0.0.1:{moto_port}/moto-api/data.json"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                messages = json.load(response).get("ses", {}).get("Message", [])
+        except (OSError, ValueError):
+            continue
+        for message in messages:
+            if message.get("id") in seen:
+                continue
+            seen.add(message.get("id"))
+            to = ", ".join(message.get("destinations", {}).get("ToAddresses", []))
+            rule = "-" * 72
+            print(f"\n{rule}\nMAIL to {to}: {message.get('subject')}\n{rule}\n"
+                  f"{message.get('body')}\n{rule}\n", flush=True)
+
+
 def stage_environment(moto_port: int) -> dict[str, str]:
     """The environment every local process shares: the dev stage's variables, the embedded
     AWS's address, and the development secrets where the caller set none."""
@@ -136,6 +157,7 @@ def main() -> int:
         pump = EventPump(app, prefix=env["RESOURCE_PREFIX"])
         pump_thread = threading.Thread(target=pump.run, args=(stop,), name="pump", daemon=True)
         pump_thread.start()
+        threading.Thread(target=print_new_mail, args=(moto_port, stop), name="mail", daemon=True).start()
         print(
             "\n"
             f"AISora2 is ready in {time.monotonic() - started:.1f}s.\n"
@@ -143,6 +165,7 @@ def main() -> int:
             f"  AWS       http://127.0.0.1:{moto_port}  (moto; tables, bucket, queues)\n"
             f"  Pump      {len(pump.queues)} queue(s), {len(pump.schedules)} schedule(s)\n"
             f"  Videos    rendered on this machine by the local renderer\n"
+            f"  Mail      printed here as the embedded SES accepts it (verification, reset links)\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
