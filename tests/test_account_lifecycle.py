@@ -265,3 +265,25 @@ def test_each_session_keeps_the_technical_data_the_policy_lists(client):
     (session,) = get(client, "/me/activity", response.json_body["access_token"]).json_body["sessions"]
     assert (session["browser"], session["os"], session["device"], session["country"]) == \
         ("Safari", "iOS", "mobile", "PT")
+
+
+def test_lookalike_spellings_of_an_email_are_one_account(client, user):
+    name, domain = user["email"].split("@")
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in name) + "@" + domain
+    response = post(client, "/auth/signup", signup_body(email=fullwidth))
+    assert response.status_code == 409
+    assert login(client, fullwidth, user["password"]).status_code == 200
+
+
+@pytest.mark.parametrize("email", [
+    "a" * 250 + "@example.com", "two@@example.com", "space in@example.com", "nul\x00@example.com",
+    "rtl\u202e@example.com", 12345, ["a@example.com"],
+])
+def test_odd_or_oversized_emails_are_refused(client, email):
+    response = post(client, "/auth/signup", signup_body(email=email))
+    assert response.status_code == 422
+    assert response.json_body["error"]["field"] == "email"
+
+
+def test_an_oversized_password_at_login_is_just_wrong(client, user):
+    assert login(client, user["email"], "x" * 100_000).status_code == 401
