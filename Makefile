@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/accounts.py
+	$(BIN)/python bench/retention.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,7 +33,16 @@ from chalicelib.errors import (
     Throttled,
     UnderMinimumAge,
 )
-from chalicelib.services import accounts, audit, catalogue, credits, generation, policy, sessions
+from chalicelib.services import (
+    accounts,
+    audit,
+    catalogue,
+    credits,
+    generation,
+    policy,
+    retention,
+    sessions,
+)
 from chalicelib.services.client_info import ClientInfo
 from chalicelib.wiring import account_dependencies, generation_dependencies
 
@@ -290,3 +299,15 @@ def generate_video(event: SQSEvent) -> None:
 def fail_stuck_jobs(event: Any) -> dict[str, int]:
     """Fails and refunds every open job past its deadline."""
     return {"failed": generation.fail_overdue_jobs()}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def expire_videos(event: Any) -> dict[str, int]:
+    """Deletes the files of videos past their plan's storage period; marks them expired."""
+    return {"expired": retention.sweep_expired_videos(generation_dependencies().store)}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def purge_expired_sessions(event: Any) -> dict[str, int]:
+    """Deletes sessions (and the technical data they hold) and emailed links past their life."""
+    return retention.sweep_expired_sessions()

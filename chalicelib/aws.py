@@ -20,13 +20,25 @@ _TIMEOUTS = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standar
 def _s3_config() -> Config:
     # Path-style addressing works against loopback endpoints and S3-compatible stores alike;
     # AWS itself keeps virtual-hosted style.
-    style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
+    custom = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("STORAGE_ENDPOINT_URL")
+    style = "path" if custom else "virtual"
     return _TIMEOUTS.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
 
 
 @functools.cache
 def s3() -> Any:
-    return boto3.client("s3", config=_s3_config())
+    # The media store may be another S3-compatible service (Cloudflare R2) with credentials
+    # of its own; unset, it is S3 in the same account as everything else.
+    endpoint = os.environ.get("STORAGE_ENDPOINT_URL") or None
+    key_id = os.environ.get("STORAGE_ACCESS_KEY_ID") or None
+    secret = os.environ.get("STORAGE_SECRET_ACCESS_KEY") or None
+    return boto3.client(
+        "s3",
+        config=_s3_config(),
+        endpoint_url=endpoint,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
 
 
 @functools.cache

@@ -34,6 +34,17 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
 def resource_name(suffix: str) -> str:
     """Name of a stage's table or queue, e.g. ``aisora-dev-jobs``.
 
@@ -61,6 +72,8 @@ class Settings:
     local_render_dir: Path
     app_base_url: str
     mail_from: str
+    # S3-compatible stores (Cloudflare R2) may lack object tags; retention never depends on them.
+    storage_object_tags: bool
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -88,6 +101,7 @@ class Settings:
             local_render_dir=Path(os.environ.get("LOCAL_RENDER_DIR") or ".local/renders"),
             app_base_url=_required("APP_BASE_URL").rstrip("/"),
             mail_from=_required("MAIL_FROM"),
+            storage_object_tags=_flag("STORAGE_OBJECT_TAGS", True),
         )
 
 

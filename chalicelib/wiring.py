@@ -32,7 +32,7 @@ def generation_dependencies() -> Dependencies:
     config = settings()
     return Dependencies(
         queue=JobQueue(config.jobs_queue_url),
-        store=MediaStore(config.media_bucket),
+        store=MediaStore(config.media_bucket, object_tags=config.storage_object_tags),
         provider=video_provider(config),
         download_url_seconds=config.download_url_seconds,
         recheck_delay_seconds=config.recheck_delay_seconds,

@@ -122,4 +122,5 @@ def test_the_app_declares_only_sources_the_pump_can_feed(world):
 
     pump = EventPump(app, prefix="aisora-dev")
     assert {q.handler for q in pump.queues} == {"generate_video"}
-    assert {s.handler for s in pump.schedules} == {"fail_stuck_jobs"}
+    schedules = {s.handler for s in pump.schedules}
+    assert schedules == {"fail_stuck_jobs", "expire_videos", "purge_expired_sessions"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from datetime import timedelta
 
 import pytest
 from conftest import get, post
+from fakes import ScriptedProvider
 
 from chalicelib import aws
 from chalicelib.adapters.jobs_queue import JobQueue
@@ -19,34 +19,6 @@ from chalicelib.models.base import utcnow
 from chalicelib.services import generation
 
 FOUR_SECONDS = {"prompt": "A hot air balloon over a canyon", "seconds": 4, "size": "720x1280"}
-
-
-class ScriptedProvider:
-    """A video model whose answers the test decides; it counts what it was asked."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.created: list[str] = []
-        self.deleted: list[str] = []
-        self.status = ProviderStatus("in_progress", 40)
-        self.create_error: Exception | None = None
-
-    def create(self, spec):
-        if self.create_error:
-            raise self.create_error
-        provider_job_id = f"scripted_{uuid.uuid4().hex}"
-        self.created.append(provider_job_id)
-        return provider_job_id
-
-    def retrieve(self, provider_job_id):
-        return self.status
-
-    def open_content(self, provider_job_id, variant):
-        return io.BytesIO(b"\x00\x00\x00\x18ftypmp42 video" if variant == "video" else b"RIFF webp")
-
-    def delete(self, provider_job_id):
-        self.deleted.append(provider_job_id)
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from chalicelib import aws
 
 
 class MediaStore:
-    def __init__(self, bucket: str, client: Any | None = None) -> None:
+    def __init__(self, bucket: str, client: Any | None = None, object_tags: bool = True) -> None:
         self._bucket = bucket
         self._client = client
+        # Off for stores without object tagging; tags only feed the lifecycle backstop.
+        self.object_tags = object_tags
 
     @property
     def client(self) -> Any:
@@ -22,12 +24,18 @@ class MediaStore:
 
     def put(self, key: str, body: BinaryIO, content_type: str, tags: dict[str, str]) -> None:
         # upload_fileobj streams in parts, so a large video never sits whole in memory.
-        self.client.upload_fileobj(
-            body,
-            self._bucket,
-            key,
-            ExtraArgs={"ContentType": content_type, "Tagging": urlencode(tags)},
-        )
+        extra = {"ContentType": content_type}
+        if self.object_tags:
+            extra["Tagging"] = urlencode(tags)
+        self.client.upload_fileobj(body, self._bucket, key, ExtraArgs=extra)
+
+    def retag(self, key: str, tags: dict[str, str]) -> None:
+        if self.object_tags:
+            self.client.put_object_tagging(
+                Bucket=self._bucket,
+                Key=key,
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+            )
 
     def presigned_get(self, key: str, seconds: int, download_name: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": self._bucket, "Key": key}

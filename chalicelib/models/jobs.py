@@ -31,6 +31,23 @@ class OpenJobsByDeadline(GlobalSecondaryIndex):
     deadline_at = UTCDateTimeAttribute(range_key=True)
 
 
+class ExpiringByTime(GlobalSecondaryIndex):
+    """Sparse: completed videos whose files still exist, by when they expire. The retention
+    sweep queries each shard for `expires_at <= now`: its cost follows what expired, not the
+    size of the table. Shards spread the writes of a busy day over several partitions."""
+
+    class Meta:
+        index_name = "expiring_by_time"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    expiry_shard = UnicodeAttribute(hash_key=True)
+    expires_at = UTCDateTimeAttribute(range_key=True)
+
+
+EXPIRY_SHARDS = tuple(f"shard-{n}" for n in range(4))
+
+
 class VideoJob(BaseModel):
     class Meta(BaseModel.Meta):
         table_name = resource_name("jobs")
@@ -49,6 +66,7 @@ class VideoJob(BaseModel):
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     video_key = UnicodeAttribute(null=True)
+    reference_key = UnicodeAttribute(null=True)
     thumbnail_key = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)
@@ -59,5 +77,12 @@ class VideoJob(BaseModel):
     pending = UnicodeAttribute(null=True)
     deadline_at = UTCDateTimeAttribute(null=True)
 
+    # Present only while the files exist; the sweep removes it once they are deleted.
+    expiry_shard = UnicodeAttribute(null=True)
+
     by_user = JobsByUser()
     open_by_deadline = OpenJobsByDeadline()
+    expiring_by_time = ExpiringByTime()
+
+    def file_keys(self) -> list[str]:
+        return [k for k in (self.video_key, self.thumbnail_key, self.reference_key) if k]

@@ -7,7 +7,7 @@ approximate country, browser, operating system, device), and no longer than the 
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
 from chalicelib.models.base import BaseModel, utcnow
@@ -24,6 +24,19 @@ class SessionsByUser(GlobalSecondaryIndex):
     user_id = UnicodeAttribute(hash_key=True)
 
 
+class SessionsByExpiry(GlobalSecondaryIndex):
+    """Sparse by day: the sweep deletes rows past expiry without waiting for DynamoDB's TTL,
+    which may take days. Bucketing by day keeps each partition small at any volume."""
+
+    class Meta:
+        index_name = "expiring"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    expiry_day = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute(range_key=True)
+
+
 class Session(BaseModel):
     class Meta(BaseModel.Meta):
         table_name = resource_name("sessions")
@@ -35,6 +48,7 @@ class Session(BaseModel):
     last_used_at = UTCDateTimeAttribute(default=utcnow)
     # DynamoDB's TTL removes the row some time after this; reads check it themselves.
     expires_at = TTLAttribute()
+    expiry_day = UnicodeAttribute(null=True)  # expires_at's date, for the index below
     client_ip = UnicodeAttribute(null=True)
     country = UnicodeAttribute(null=True)
     browser = UnicodeAttribute(null=True)
@@ -42,3 +56,4 @@ class Session(BaseModel):
     device = UnicodeAttribute(null=True)
 
     by_user = SessionsByUser()
+    expiring = SessionsByExpiry()

@@ -4,9 +4,23 @@ using one deletes it under a condition, so it works once."""
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
 from chalicelib.models.base import BaseModel, utcnow
+
+
+class OneTimeTokensByExpiry(GlobalSecondaryIndex):
+    """Sparse by day: the sweep deletes rows past expiry without waiting for DynamoDB's TTL,
+    which may take days. Bucketing by day keeps each partition small at any volume."""
+
+    class Meta:
+        index_name = "expiring"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    expiry_day = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute(range_key=True)
 
 
 class OneTimeToken(BaseModel):
@@ -20,3 +34,6 @@ class OneTimeToken(BaseModel):
     email = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
+    expiry_day = UnicodeAttribute(null=True)  # expires_at's date, for the index below
+
+    expiring = OneTimeTokensByExpiry()

@@ -27,7 +27,7 @@ from chalicelib.adapters.video import ProviderRefused, VideoProvider, VideoSpec
 from chalicelib.errors import Expired, InvalidInput, NotFound, NotReady
 from chalicelib.models import VideoJob
 from chalicelib.models.base import utcnow
-from chalicelib.services import accounts, catalogue, credits, moderation
+from chalicelib.services import accounts, catalogue, credits, moderation, retention
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,7 @@ def _complete(job: VideoJob, deps: Dependencies) -> None:
     days = catalogue.plan(owner.plan).retention_days
     prefix = f"videos/{job.user_id}/{job.job_id}"
     keys = {"video": f"{prefix}/video.mp4", "thumbnail": f"{prefix}/thumbnail.webp"}
-    # The retention tag drives the bucket's lifecycle backstop (plan days + 1).
-    tags = {"retention-days": str(days)}
+    tags = retention.retention_tags(days)
     # Copied at once: a provider's download links expire within about an hour.
     with deps.provider.open_content(job.provider_job_id, "video") as body:
         deps.store.put(keys["video"], body, "video/mp4", tags)
@@ -215,7 +214,8 @@ def _complete(job: VideoJob, deps: Dependencies) -> None:
                 VideoJob.video_key.set(keys["video"]),
                 VideoJob.thumbnail_key.set(keys["thumbnail"]),
                 VideoJob.completed_at.set(now),
-                VideoJob.expires_at.set(now + timedelta(days=days)),
+                VideoJob.expires_at.set(retention.expires_at(now, owner.plan)),
+                VideoJob.expiry_shard.set(retention.expiry_shard(job.job_id)),
                 VideoJob.updated_at.set(now),
                 VideoJob.pending.remove(),
             ],
@@ -310,8 +310,17 @@ def _view(job: VideoJob, deps: Dependencies, now: datetime) -> dict[str, Any]:
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
     }
     if status == "completed" and job.thumbnail_key:
-        view["thumbnail_url"] = deps.store.presigned_get(job.thumbnail_key, deps.download_url_seconds)
+        view["thumbnail_url"] = deps.store.presigned_get(
+            job.thumbnail_key, _url_lifetime(job, deps, now)
+        )
     return view
+
+
+def _url_lifetime(job: VideoJob, deps: Dependencies, now: datetime) -> int:
+    """No address outlives the video's storage period."""
+    assert job.expires_at is not None
+    left = int((job.expires_at - now).total_seconds())
+    return max(1, min(deps.download_url_seconds, left))
 
 
 def get_video(user_id: str, job_id: str, deps: Dependencies) -> dict[str, Any]:
@@ -358,11 +367,12 @@ def download_url(user_id: str, job_id: str, deps: Dependencies) -> dict[str, Any
         raise Expired("This video's storage period has ended and it was deleted.")
     if job.status != "completed" or not job.video_key:
         raise NotReady("This video is not ready yet; check its progress and try again.")
-    url = deps.store.presigned_get(job.video_key, deps.download_url_seconds, f"{job.job_id}.mp4")
-    return {"url": url, "expires_in": deps.download_url_seconds}
+    lifetime = _url_lifetime(job, deps, now)
+    url = deps.store.presigned_get(job.video_key, lifetime, f"{job.job_id}.mp4")
+    return {"url": url, "expires_in": lifetime}
 
 
 def delete_video(user_id: str, job_id: str, deps: Dependencies) -> None:
     job = owned_job(user_id, job_id)
-    deps.store.delete([k for k in (job.video_key, job.thumbnail_key) if k])
+    deps.store.delete(job.file_keys())
     job.delete()

@@ -24,9 +24,10 @@ def _hash(token: str) -> str:
 def issue(purpose: str, user_id: str, email: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    expires = now + LIFETIMES[purpose]
     OneTimeToken(
-        _hash(token), purpose=purpose, user_id=user_id, email=email,
-        created_at=now, expires_at=now + LIFETIMES[purpose],
+        _hash(token), purpose=purpose, user_id=user_id, email=email, created_at=now,
+        expires_at=expires, expiry_day=expires.date().isoformat(),
     ).save(condition=OneTimeToken.token_hash.does_not_exist())
     return token
 

@@ -77,13 +77,15 @@ def start(user_id: str, settings: Settings, client: ClientInfo) -> TokenPair:
     now = utcnow()
     session_id = uuid.uuid4().hex
     secret = secrets.token_urlsafe(32)
+    expires = now + timedelta(seconds=settings.refresh_token_seconds)
     Session(
         session_id,
         user_id=user_id,
         token_hash=_hash(secret),
         created_at=now,
         last_used_at=now,
-        expires_at=now + timedelta(seconds=settings.refresh_token_seconds),
+        expires_at=expires,
+        expiry_day=expires.date().isoformat(),
         client_ip=client.ip,
         country=client.country,
         browser=client.browser,
