@@ -40,11 +40,12 @@ from chalicelib.services import (
     credits,
     generation,
     policy,
+    privacy,
     retention,
     sessions,
 )
 from chalicelib.services.client_info import ClientInfo
-from chalicelib.wiring import account_dependencies, generation_dependencies
+from chalicelib.wiring import account_dependencies, generation_dependencies, privacy_dependencies
 
 app = Chalice(app_name="aisora")
 
@@ -121,6 +122,13 @@ def _client() -> ClientInfo:
     request = app.current_request
     identity = (request.context or {}).get("identity") or {}
     return ClientInfo.from_request(identity.get("sourceIp"), dict(request.headers))
+
+
+def _optional_user_id() -> str | None:
+    """The caller's id when a token is sent (and valid); None for an anonymous caller."""
+    if "authorization" not in app.current_request.headers:
+        return None
+    return _user_id()
 
 
 def _user_id() -> str:
@@ -235,6 +243,41 @@ def update_me() -> dict[str, Any]:
     return accounts.update_profile(_user_id(), _body(), account_dependencies(), _client())
 
 
+@api("/me", methods=("DELETE",), status=202)
+def close_account() -> dict[str, Any]:
+    """Closes the account at once (the password is asked again); erasure follows within a day."""
+    return privacy.close_own_account(_user_id(), _body(), privacy_dependencies())
+
+
+@api("/me/consents", methods=("PATCH",))
+def update_consents() -> dict[str, Any]:
+    """Gives or withdraws consent to marketing and to analytics, at once."""
+    return privacy.set_consents(_user_id(), _body(), _client())
+
+
+@api("/me/export", methods=("POST",), status=202)
+def start_export() -> dict[str, Any]:
+    """Starts an archive of everything held about the caller; an email says when it is ready."""
+    return privacy.start_export(_user_id(), privacy_dependencies())
+
+
+@api("/me/export/{export_id}")
+def export_status(export_id: str) -> dict[str, Any]:
+    return privacy.export_status(_user_id(), export_id, privacy_dependencies())
+
+
+@api("/privacy/requests", methods=("POST",), status=201)
+def privacy_request() -> dict[str, Any]:
+    """Records a privacy request (signed in, or with an email); answered within 30 days."""
+    return privacy.submit_request(_body(), _optional_user_id(), privacy_dependencies())
+
+
+@api("/support", methods=("POST",), status=201)
+def support_inquiry() -> dict[str, Any]:
+    """Records a support message; answered within three business days."""
+    return privacy.submit_support(_body(), _optional_user_id(), privacy_dependencies())
+
+
 @api("/me/credits")
 def my_credits() -> dict[str, Any]:
     user = accounts.get_user(_user_id())
@@ -311,3 +354,29 @@ def expire_videos(event: Any) -> dict[str, int]:
 def purge_expired_sessions(event: Any) -> dict[str, int]:
     """Deletes sessions (and the technical data they hold) and emailed links past their life."""
     return retention.sweep_expired_sessions()
+
+
+@app.on_sqs_message(queue=resource_name("exports"), batch_size=1)
+def build_export(event: SQSEvent) -> None:
+    """Writes a user's data export archive and mails them when it is ready."""
+    for record in event:
+        message = json.loads(record.body)
+        privacy.build_export(message["user_id"], message["export_id"], privacy_dependencies())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def erase_closed_accounts(event: Any) -> dict[str, int]:
+    """Erases the personal data of closed accounts (the policy allows 30 days; we take hours)."""
+    return {"erased": privacy.erase_due_accounts(privacy_dependencies())}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def purge_expired_exports(event: Any) -> dict[str, int]:
+    """Deletes data export archives past their 7 days."""
+    return {"deleted": privacy.sweep_expired_exports(privacy_dependencies().store)}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def flag_due_privacy_requests(event: Any) -> dict[str, int]:
+    """Tells the operators of privacy requests due within a week or overdue."""
+    return {"flagged": privacy.flag_due_requests(privacy_dependencies())}

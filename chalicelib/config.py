@@ -60,6 +60,7 @@ class Settings:
     region: str
     media_bucket: str
     jobs_queue_url: str
+    exports_queue_url: str
     jwt_secret: str
     access_token_seconds: int
     refresh_token_seconds: int
@@ -89,6 +90,7 @@ class Settings:
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             media_bucket=_required("MEDIA_BUCKET"),
             jobs_queue_url=_required("JOBS_QUEUE_URL"),
+            exports_queue_url=_required("EXPORTS_QUEUE_URL"),
             jwt_secret=_required("JWT_SECRET"),
             access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
             refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import functools
 
-from chalicelib.adapters.jobs_queue import JobQueue
 from chalicelib.adapters.mail import Mailer
+from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import VideoProvider
 from chalicelib.config import Settings, settings
 from chalicelib.services.accounts import AccountDeps
 from chalicelib.services.generation import Dependencies
+from chalicelib.services.privacy import PrivacyDeps
 
 
 def video_provider(config: Settings) -> VideoProvider:
@@ -31,7 +32,7 @@ def video_provider(config: Settings) -> VideoProvider:
 def generation_dependencies() -> Dependencies:
     config = settings()
     return Dependencies(
-        queue=JobQueue(config.jobs_queue_url),
+        queue=MessageQueue(config.jobs_queue_url),
         store=MediaStore(config.media_bucket, object_tags=config.storage_object_tags),
         provider=video_provider(config),
         download_url_seconds=config.download_url_seconds,
@@ -45,6 +46,19 @@ def account_dependencies() -> AccountDeps:
     return AccountDeps(settings=config, mailer=Mailer(config.mail_from))
 
 
+@functools.cache
+def privacy_dependencies() -> PrivacyDeps:
+    config = settings()
+    return PrivacyDeps(
+        mailer=Mailer(config.mail_from),
+        store=generation_dependencies().store,
+        exports=MessageQueue(config.exports_queue_url),
+        download_url_seconds=config.download_url_seconds,
+        app_base_url=config.app_base_url,
+    )
+
+
 def reset() -> None:
     generation_dependencies.cache_clear()
     account_dependencies.cache_clear()
+    privacy_dependencies.cache_clear()

@@ -30,6 +30,7 @@ os.environ.update(
         "RECHECK_DELAY_SECONDS": "0",
         "LOCAL_RENDER_DIR": str(_RENDER_DIR),
         "JOBS_QUEUE_URL": "set-by-the-world-fixture",
+        "EXPORTS_QUEUE_URL": "set-by-the-world-fixture",
         "APP_BASE_URL": "http://127.0.0.1:8000",
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
@@ -54,6 +55,7 @@ def world() -> Iterator[LocalResources]:
         aws.reset_clients()
         resources = bootstrap(visibility_timeout=TEST_VISIBILITY_TIMEOUT)
         os.environ["JOBS_QUEUE_URL"] = resources.queue_urls["JobsQueue"]
+        os.environ["EXPORTS_QUEUE_URL"] = resources.queue_urls["ExportsQueue"]
         config.settings.cache_clear()
         wiring.reset()
         yield resources

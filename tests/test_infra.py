@@ -53,10 +53,22 @@ def test_each_table_made_from_the_models_matches_the_template(world, model):
     assert declared.get("TimeToLiveSpecification", {}).get("AttributeName") == ttl_attribute
 
 
-def test_every_table_in_the_template_has_a_model():
-    declared = {r["Properties"]["TableName"]["Fn::Sub"].split("}-", 1)[1]
-                for r in RESOURCES.values() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert declared == {m.Meta.table_name.removeprefix("aisora-dev-") for m in ALL_MODELS}
+def test_the_templates_tables_are_the_ones_written_from_the_models():
+    from chalicelib.local.infra import with_tables
+
+    generated = with_tables(TEMPLATE)["Resources"]
+    declared = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert declared == {k: v for k, v in generated.items() if v["Type"] == "AWS::DynamoDB::Table"}, (
+        "run: .venv/bin/python -m chalicelib.local.infra"
+    )
+
+
+@pytest.mark.parametrize("queue", ["JobsQueue", "ExportsQueue"])
+def test_each_queue_dead_letters_after_five_receives_and_keeps_them_14_days(queue):
+    props = RESOURCES[queue]["Properties"]
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
 def test_lifecycle_backstop_is_each_plans_period_plus_one_day():
@@ -66,14 +78,12 @@ def test_lifecycle_backstop_is_each_plans_period_plus_one_day():
     assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1 for r in rules)
 
 
-def test_jobs_queue_outlives_its_worker_and_dead_letters_after_five_receives():
+@pytest.mark.parametrize(("queue", "worker"), [("JobsQueue", "generate_video"),
+                                               ("ExportsQueue", "build_export")])
+def test_each_queue_outlives_six_runs_of_its_worker(queue, worker):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    worker_timeout = config["lambda_functions"]["generate_video"]["lambda_timeout"]
-    queue = RESOURCES["JobsQueue"]["Properties"]
-    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}
-    assert RESOURCES["JobsDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    worker_timeout = config["lambda_functions"][worker]["lambda_timeout"]
+    assert RESOURCES[queue]["Properties"]["VisibilityTimeout"] >= 6 * worker_timeout
 
 
 def test_the_local_bucket_is_encrypted_and_has_the_lifecycle_rules(world):

@@ -16,7 +16,7 @@ from conftest import get, post, signup_body
 from fakes import ScriptedProvider
 
 from chalicelib import aws
-from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderStatus
 from chalicelib.models import OneTimeToken, Session, VideoJob
@@ -39,7 +39,7 @@ def store(request, world):
 @pytest.fixture
 def deps(world, store):
     queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    return generation.Dependencies(JobQueue(queue), store, ScriptedProvider(), 300, 0)
+    return generation.Dependencies(MessageQueue(queue), store, ScriptedProvider(), 300, 0)
 
 
 def make_video(client, token, deps) -> VideoJob:
@@ -174,7 +174,8 @@ def test_two_sweeps_at_once_expire_each_video_once(client, deps):
 
 def test_the_hourly_schedule_runs_the_sweep(client, world):
     store = MediaStore(world.bucket)
-    deps = generation.Dependencies(JobQueue(world.queue_urls["JobsQueue"]), store, ScriptedProvider(), 300, 0)
+    queue = MessageQueue(world.queue_urls["JobsQueue"])
+    deps = generation.Dependencies(queue, store, ScriptedProvider(), 300, 0)
     with time_machine.travel(T0, tick=False):
         job = make_video(client, signin(client, new_user(client, "free", store)), deps)
     tick = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",

@@ -11,7 +11,7 @@ from conftest import get, post
 from fakes import ScriptedProvider
 
 from chalicelib import aws
-from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ProviderStatus, ProviderUnavailable
 from chalicelib.models import LedgerEntry, VideoJob
@@ -36,7 +36,7 @@ def provider():
 @pytest.fixture
 def deps(world, side_queue, provider):
     return generation.Dependencies(
-        queue=JobQueue(side_queue),
+        queue=MessageQueue(side_queue),
         store=MediaStore(world.bucket),
         provider=provider,
         download_url_seconds=300,

@@ -43,6 +43,15 @@ class MediaStore:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
 
+    def download_to(self, key: str, out: BinaryIO) -> None:
+        self.client.download_fileobj(self._bucket, key, out)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Deletes every object under the prefix (a user's folder, at erasure)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+        for page in pages:
+            self.delete([item["Key"] for item in page.get("Contents", [])])
+
     def delete(self, keys: list[str]) -> None:
         if keys:
             self.client.delete_objects(

@@ -138,7 +138,8 @@ def main() -> int:
         from chalicelib.local.bootstrap import bootstrap
 
         resources = bootstrap()
-        env["JOBS_QUEUE_URL"] = os.environ["JOBS_QUEUE_URL"] = resources.queue_urls["JobsQueue"]
+        for variable, queue in (("JOBS_QUEUE_URL", "JobsQueue"), ("EXPORTS_QUEUE_URL", "ExportsQueue")):
+            env[variable] = os.environ[variable] = resources.queue_urls[queue]
         print(f"Created the tables, bucket {resources.bucket} and queues "
               f"{', '.join(sorted(resources.queue_urls))}.", flush=True)
 

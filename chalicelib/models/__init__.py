@@ -3,20 +3,36 @@
 from chalicelib.models.audit import AuditEntry
 from chalicelib.models.jobs import VideoJob
 from chalicelib.models.ledger import LedgerEntry
+from chalicelib.models.privacy import DataExport, PrivacyRequest, SupportInquiry
 from chalicelib.models.sessions import Session
 from chalicelib.models.throttles import Throttle
 from chalicelib.models.tokens import OneTimeToken
 from chalicelib.models.users import EmailClaim, User
 
-ALL_MODELS = (User, EmailClaim, Session, OneTimeToken, AuditEntry, Throttle, LedgerEntry, VideoJob)
+ALL_MODELS = (
+    User,
+    EmailClaim,
+    Session,
+    OneTimeToken,
+    AuditEntry,
+    Throttle,
+    LedgerEntry,
+    VideoJob,
+    DataExport,
+    PrivacyRequest,
+    SupportInquiry,
+)
 
 __all__ = [
     "ALL_MODELS",
     "AuditEntry",
+    "DataExport",
     "EmailClaim",
     "LedgerEntry",
     "OneTimeToken",
+    "PrivacyRequest",
     "Session",
+    "SupportInquiry",
     "Throttle",
     "User",
     "VideoJob",

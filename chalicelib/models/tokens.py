@@ -23,6 +23,17 @@ class OneTimeTokensByExpiry(GlobalSecondaryIndex):
     expires_at = TTLAttribute(range_key=True)
 
 
+class OneTimeTokensByUser(GlobalSecondaryIndex):
+    """So that erasing an account finds its links (they may hold an email address)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
 class OneTimeToken(BaseModel):
     class Meta(BaseModel.Meta):
         table_name = resource_name("tokens")
@@ -37,3 +48,4 @@ class OneTimeToken(BaseModel):
     expiry_day = UnicodeAttribute(null=True)  # expires_at's date, for the index below
 
     expiring = OneTimeTokensByExpiry()
+    by_user = OneTimeTokensByUser()

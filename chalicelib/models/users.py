@@ -10,9 +10,22 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
 from chalicelib.models.base import BaseModel, utcnow
+
+
+class AwaitingErasure(GlobalSecondaryIndex):
+    """Sparse: closed accounts whose personal data the erasure sweep has yet to remove."""
+
+    class Meta:
+        index_name = "awaiting_erasure"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    erasure_queue = UnicodeAttribute(hash_key=True)
+    erase_after = UTCDateTimeAttribute(range_key=True)
 
 
 class User(BaseModel):
@@ -37,7 +50,16 @@ class User(BaseModel):
     # A new address waiting for its verification link; the old one stays in use until then.
     pending_email = UnicodeAttribute(null=True)
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # Consent to analytics (the cookie banner's second choice); off until given.
+    analytics_consent = BooleanAttribute(default=False)
+    analytics_choice_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
+    # Set when the account is closed: "pending" until erased, no sooner than erase_after.
+    erasure_queue = UnicodeAttribute(null=True)
+    erase_after = UTCDateTimeAttribute(null=True)
+    erasure_due_by = UTCDateTimeAttribute(null=True)
+
+    awaiting_erasure = AwaitingErasure()
 
 
 class EmailClaim(BaseModel):

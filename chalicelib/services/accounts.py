@@ -173,7 +173,7 @@ def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessio
     email = normalise_email(body.get("email"))
     subjects = [(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)]
     throttling.check(subjects)
-    user = _user_by_email(email)
+    user = user_by_email(email)
     if len(password) > passwords.MAX_LENGTH or user is None or user.status != "active":
         passwords.verify_decoy(password[: passwords.MAX_LENGTH])
         throttling.record_failure(subjects)
@@ -186,7 +186,7 @@ def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessio
     return sessions.start(user.user_id, deps.settings, client)
 
 
-def _user_by_email(email: str) -> User | None:
+def user_by_email(email: str) -> User | None:
     try:
         claim = EmailClaim.get(email)
         return User.get(claim.user_id)
@@ -195,10 +195,14 @@ def _user_by_email(email: str) -> User | None:
 
 
 def get_user(user_id: str) -> User:
+    """An active account; a closed one is as gone as an erased one to every caller."""
     try:
-        return User.get(user_id)
+        user = User.get(user_id)
     except DoesNotExist:
         raise NotFound("This account no longer exists.") from None
+    if user.status != "active":
+        raise NotFound("This account is closed.")
+    return user
 
 
 # --- emailed links ------------------------------------------------------------------------
@@ -251,7 +255,7 @@ def request_password_reset(body: dict[str, Any], deps: AccountDeps, client: Clie
     subjects = [(throttling.ACCOUNT, f"reset:{email}"), (throttling.ADDRESS, client.ip)]
     throttling.check(subjects)
     throttling.record_failure(subjects)
-    user = _user_by_email(email)
+    user = user_by_email(email)
     if user is None or user.status != "active":
         return
     token = onetime.issue(onetime.RESET_PASSWORD, user.user_id)

@@ -46,6 +46,8 @@ def apply(
             user = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
         except DoesNotExist:
             raise NotFound("This account no longer exists.") from None
+        if amount < 0 and user.status != "active":
+            raise NotFound("This account is closed.")
         balance = int(user.credits)
         after = balance + amount
         if after < 0:

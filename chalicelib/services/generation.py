@@ -21,7 +21,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.jobs_queue import JobQueue
+from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, VideoProvider, VideoSpec
 from chalicelib.errors import Expired, InvalidInput, NotFound, NotReady
@@ -42,7 +42,7 @@ _PUBLIC_STATUS = {"submitting": "queued"}
 class Dependencies:
     """What the use cases need from outside, resolved once at the edge (app.py)."""
 
-    queue: JobQueue
+    queue: MessageQueue
     store: MediaStore
     provider: VideoProvider
     download_url_seconds: int

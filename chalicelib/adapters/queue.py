@@ -1,4 +1,4 @@
-"""The generation queue. A message names a job and what to do next with it."""
+"""An SQS queue our own workers read: the generation queue, the exports queue."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib import aws
 
 
-class JobQueue:
+class MessageQueue:
     def __init__(self, url: str, client: Any | None = None) -> None:
         self._url = url
         self._client = client
