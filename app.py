@@ -142,13 +142,6 @@ def _user_id() -> str:
 # --- public --------------------------------------------------------------------------------
 
 
-@api("/")
-def index() -> dict[str, Any]:
-    """What this address is, and where to read more."""
-    return {"name": "AISora2 API", "openapi": "/openapi.json", "health": "/health",
-            "policy": "/policy", "plans": "/plans"}
-
-
 @api("/health")
 def health() -> dict[str, Any]:
     return {"status": "ok"}

@@ -133,3 +133,12 @@ def test_the_stack_starts_again_on_the_same_ports_after_a_stop():
         assert second.call("GET", "/plans")[0] == 200
     finally:
         assert second.stop() == 0
+
+
+def test_the_front_door_serves_only_files_under_web():
+    from chalicelib.local.front import WEB, _static_file
+
+    assert _static_file("/") == WEB / "index.html"
+    assert _static_file("/assets/../../app.py") is None
+    assert _static_file("/assets/%2e%2e/%2e%2e/app.py") is None
+    assert _static_file("/videos") is None  # the API's

@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from chalicelib.local import front
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Development-only values, used when the environment does not set them. Never use them
@@ -40,6 +42,12 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
@@ -143,13 +151,16 @@ def main() -> int:
         print(f"Created the tables, bucket {resources.bucket} and queues "
               f"{', '.join(sorted(resources.queue_urls))}.", flush=True)
 
-        print(f"Starting the API (chalice local) on 127.0.0.1:{api_port} ...", flush=True)
+        # chalice local listens inside; the front door on api_port adds the web client's files.
+        internal_port = _free_port()
+        print(f"Starting the API (chalice local) on 127.0.0.1:{internal_port} ...", flush=True)
         api = subprocess.Popen(
             [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1",
-             "--port", str(api_port), "--stage", "dev", "--no-autoreload"],
+             "--port", str(internal_port), "--stage", "dev", "--no-autoreload"],
             cwd=ROOT, env=env,
         )
         children.append(api)
+        front_door = front.start(api_port, internal_port)
         _wait_for(f"http://127.0.0.1:{api_port}/health", 60, api)
 
         from app import app
@@ -162,7 +173,8 @@ def main() -> int:
         print(
             "\n"
             f"AISora2 is ready in {time.monotonic() - started:.1f}s.\n"
-            f"  Open      http://127.0.0.1:{api_port}/  (the API; its contract: /openapi.json)\n"
+            f"  Open      http://127.0.0.1:{api_port}/  (the web client)\n"
+            f"  API       http://127.0.0.1:{api_port}/health  (same origin; contract: /openapi.json)\n"
             f"  AWS       http://127.0.0.1:{moto_port}  (moto; tables, bucket, queues)\n"
             f"  Pump      {len(pump.queues)} queue(s), {len(pump.schedules)} schedule(s)\n"
             f"  Videos    rendered on this machine by the local renderer\n"
@@ -179,6 +191,7 @@ def main() -> int:
                     stop.set()
             stop.wait(0.5)
         pump_thread.join(timeout=10)
+        front_door.shutdown()
     finally:
         for child in reversed(children):
             if child.poll() is None:
