@@ -35,17 +35,24 @@ from chalicelib.errors import (
 )
 from chalicelib.services import (
     accounts,
+    admin,
     audit,
     catalogue,
     credits,
     generation,
     policy,
+    policy_notices,
     privacy,
     retention,
     sessions,
 )
 from chalicelib.services.client_info import ClientInfo
-from chalicelib.wiring import account_dependencies, generation_dependencies, privacy_dependencies
+from chalicelib.wiring import (
+    account_dependencies,
+    generation_dependencies,
+    notice_dependencies,
+    privacy_dependencies,
+)
 
 app = Chalice(app_name="aisora")
 
@@ -271,6 +278,12 @@ def support_inquiry() -> dict[str, Any]:
     return privacy.submit_support(_body(), _optional_user_id(), privacy_dependencies())
 
 
+@api("/me/policy-acceptance", methods=("POST",))
+def accept_policy() -> dict[str, Any]:
+    """Accepts the privacy policy in force, as asked after a material change."""
+    return accounts.accept_policy(_user_id(), _body(), _client())
+
+
 @api("/me/credits")
 def my_credits() -> dict[str, Any]:
     user = accounts.get_user(_user_id())
@@ -319,6 +332,41 @@ def download_video(video_id: str) -> dict[str, Any]:
 @api("/videos/{video_id}", methods=("DELETE",))
 def delete_video(video_id: str) -> None:
     generation.delete_video(_user_id(), video_id, generation_dependencies())
+
+
+# --- operators (the admin role comes from `python -m chalicelib.admin`, never from here) ---
+
+
+@api("/admin/privacy-requests")
+def admin_privacy_requests() -> dict[str, Any]:
+    """Open privacy requests, soonest due first."""
+    admin.require_admin(_user_id())
+    return {"requests": privacy.open_requests()}
+
+
+@api("/admin/privacy-requests/{request_id}/close", methods=("POST",))
+def admin_close_privacy_request(request_id: str) -> dict[str, Any]:
+    admin.close_request(_user_id(), request_id, _client())
+    return {"id": request_id, "status": "closed"}
+
+
+@api("/admin/support")
+def admin_support_inquiries() -> dict[str, Any]:
+    """Open support inquiries, soonest due first."""
+    admin.require_admin(_user_id())
+    return {"inquiries": privacy.open_inquiries()}
+
+
+@api("/admin/credits", methods=("POST",))
+def admin_adjust_credits() -> dict[str, Any]:
+    """Adds or removes credits with a reason; recorded in the ledger and the audit trail."""
+    return admin.adjust_credits(_user_id(), _body(), _client())
+
+
+@api("/admin/policy/publish", methods=("POST",), status=202)
+def admin_publish_policy() -> dict[str, Any]:
+    """Emails every active user, once, about a material policy change."""
+    return admin.publish_policy(_user_id(), _body(), notice_dependencies(), _client())
 
 
 # --- events --------------------------------------------------------------------------------
@@ -373,3 +421,13 @@ def purge_expired_exports(event: Any) -> dict[str, int]:
 def flag_due_privacy_requests(event: Any) -> dict[str, int]:
     """Tells the operators of privacy requests due within a week or overdue."""
     return {"flagged": privacy.flag_due_requests(privacy_dependencies())}
+
+
+@app.on_sqs_message(queue=resource_name("notices"), batch_size=1)
+def send_notices(event: SQSEvent) -> None:
+    """Sends one page of a policy-change notice and queues the next page."""
+    for record in event:
+        message = json.loads(record.body)
+        changed = policy.by_version(message["version"])
+        if changed is not None:
+            policy_notices.send_page(changed, message.get("start_key"), notice_dependencies())

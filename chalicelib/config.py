@@ -61,6 +61,7 @@ class Settings:
     media_bucket: str
     jobs_queue_url: str
     exports_queue_url: str
+    notices_queue_url: str
     jwt_secret: str
     access_token_seconds: int
     refresh_token_seconds: int
@@ -91,6 +92,7 @@ class Settings:
             media_bucket=_required("MEDIA_BUCKET"),
             jobs_queue_url=_required("JOBS_QUEUE_URL"),
             exports_queue_url=_required("EXPORTS_QUEUE_URL"),
+            notices_queue_url=_required("NOTICES_QUEUE_URL"),
             jwt_secret=_required("JWT_SECRET"),
             access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
             refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),

@@ -48,7 +48,7 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
             "email": {"type": "string", "format": "email", "maxLength": 254},
             "password": {"type": "string", "minLength": 8, "maxLength": 1024},
             "birth_date": {"type": "string", "format": "date"},
-            "accept_policy_version": {"type": "string", "enum": [policy.VERSION]},
+            "accept_policy_version": {"type": "string", "enum": [policy.in_force().version]},
             "marketing_opt_in": {"type": "boolean"},
         },
     },
@@ -122,7 +122,7 @@ def document(app: Any) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(path, method, entry.view_function)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "AISora2 API", "version": policy.VERSION},
+        "info": {"title": "AISora2 API", "version": policy.in_force().version},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

@@ -14,6 +14,7 @@ from chalicelib.adapters.video import VideoProvider
 from chalicelib.config import Settings, settings
 from chalicelib.services.accounts import AccountDeps
 from chalicelib.services.generation import Dependencies
+from chalicelib.services.policy_notices import NoticeDeps
 from chalicelib.services.privacy import PrivacyDeps
 
 
@@ -58,7 +59,18 @@ def privacy_dependencies() -> PrivacyDeps:
     )
 
 
+@functools.cache
+def notice_dependencies() -> NoticeDeps:
+    config = settings()
+    return NoticeDeps(
+        mailer=Mailer(config.mail_from),
+        queue=MessageQueue(config.notices_queue_url),
+        app_base_url=config.app_base_url,
+    )
+
+
 def reset() -> None:
+    notice_dependencies.cache_clear()
     generation_dependencies.cache_clear()
     account_dependencies.cache_clear()
     privacy_dependencies.cache_clear()

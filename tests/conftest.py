@@ -31,6 +31,7 @@ os.environ.update(
         "LOCAL_RENDER_DIR": str(_RENDER_DIR),
         "JOBS_QUEUE_URL": "set-by-the-world-fixture",
         "EXPORTS_QUEUE_URL": "set-by-the-world-fixture",
+        "NOTICES_QUEUE_URL": "set-by-the-world-fixture",
         "APP_BASE_URL": "http://127.0.0.1:8000",
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
@@ -56,6 +57,7 @@ def world() -> Iterator[LocalResources]:
         resources = bootstrap(visibility_timeout=TEST_VISIBILITY_TIMEOUT)
         os.environ["JOBS_QUEUE_URL"] = resources.queue_urls["JobsQueue"]
         os.environ["EXPORTS_QUEUE_URL"] = resources.queue_urls["ExportsQueue"]
+        os.environ["NOTICES_QUEUE_URL"] = resources.queue_urls["NoticesQueue"]
         config.settings.cache_clear()
         wiring.reset()
         yield resources
@@ -79,7 +81,7 @@ def signup_body(**overrides: Any) -> dict[str, Any]:
         "email": new_email(),
         "password": "correct horse battery staple",
         "birth_date": "1990-05-17",
-        "accept_policy_version": policy.VERSION,
+        "accept_policy_version": policy.in_force().version,
         "marketing_opt_in": False,
     }
     body.update(overrides)
@@ -132,3 +134,16 @@ def link_token(message: dict[str, str]) -> str:
     match = re.search(r"token=([A-Za-z0-9_-]+)", message["body"])
     assert match, message
     return match.group(1)
+
+
+def empty_queue(url: str) -> None:
+    """Deletes every visible message (SQS allows a purge only once a minute)."""
+    from chalicelib import aws
+
+    sqs = aws.sqs()
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -8,9 +8,8 @@ import time
 import av
 import pytest
 import requests
-from conftest import get, post, signup_body
+from conftest import empty_queue, get, post, signup_body
 
-from chalicelib import aws
 from chalicelib.local.pump import EventPump
 
 
@@ -19,7 +18,7 @@ def pump(world):
     from app import app
 
     # Jobs that other tests queued and left are not this test's to render.
-    aws.sqs().purge_queue(QueueUrl=world.queue_urls["JobsQueue"])
+    empty_queue(world.queue_urls["JobsQueue"])
     return EventPump(app, prefix="aisora-dev")
 
 

@@ -146,7 +146,8 @@ def main() -> int:
         from chalicelib.local.bootstrap import bootstrap
 
         resources = bootstrap()
-        for variable, queue in (("JOBS_QUEUE_URL", "JobsQueue"), ("EXPORTS_QUEUE_URL", "ExportsQueue")):
+        for variable, queue in (("JOBS_QUEUE_URL", "JobsQueue"), ("EXPORTS_QUEUE_URL", "ExportsQueue"),
+                                ("NOTICES_QUEUE_URL", "NoticesQueue")):
             env[variable] = os.environ[variable] = resources.queue_urls[queue]
         print(f"Created the tables, bucket {resources.bucket} and queues "
               f"{', '.join(sorted(resources.queue_urls))}.", flush=True)

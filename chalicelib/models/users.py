@@ -50,6 +50,10 @@ class User(BaseModel):
     # A new address waiting for its verification link; the old one stays in use until then.
     pending_email = UnicodeAttribute(null=True)
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # The last policy version whose change notice this user was sent (at most once each).
+    policy_notice_version = UnicodeAttribute(null=True)
+    # Granted by the management command only (python -m chalicelib.admin), never by the API.
+    role = UnicodeAttribute(null=True)
     # Consent to analytics (the cookie banner's second choice); off until given.
     analytics_consent = BooleanAttribute(default=False)
     analytics_choice_at = UTCDateTimeAttribute(null=True)

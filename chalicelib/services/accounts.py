@@ -7,7 +7,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -101,9 +101,9 @@ def parse_signup(body: dict[str, Any], today: date) -> SignupForm:
         )
     password = passwords.check(body.get("password"), "password", [email, *email.split("@")])
     version = body.get("accept_policy_version")
-    if version != policy.VERSION:
+    if version != policy.in_force().version:
         raise InvalidInput(
-            f"accept the current privacy policy (version {policy.VERSION}) to sign up",
+            f"accept the privacy policy in force (version {policy.in_force().version}) to sign up",
             field="accept_policy_version",
         )
     return SignupForm(email, password, version, _bool(body, "marketing_opt_in", False))
@@ -183,7 +183,8 @@ def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessio
         raise InvalidCredentials("The email or password is wrong.")
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
-    return sessions.start(user.user_id, deps.settings, client)
+    pair = sessions.start(user.user_id, deps.settings, client)
+    return replace(pair, policy_acceptance_required=policy.needs_acceptance(user.policy_version))
 
 
 def user_by_email(email: str) -> User | None:
@@ -388,6 +389,8 @@ def profile(user: User) -> dict[str, object]:
             "privacy_policy": {
                 "version": user.policy_version,
                 "accepted_at": _iso(user.policy_accepted_at),
+                "in_force": policy.in_force().version,
+                "acceptance_required": policy.needs_acceptance(user.policy_version),
             },
             "marketing": {
                 "opted_in": user.marketing_opt_in,
@@ -396,3 +399,16 @@ def profile(user: User) -> dict[str, object]:
         },
         "created_at": _iso(user.created_at),
     }
+
+
+def accept_policy(user_id: str, body: dict[str, Any], client: ClientInfo) -> dict[str, object]:
+    """Records acceptance of the policy in force (asked after a material change)."""
+    version = body.get("version")
+    if version != policy.in_force().version:
+        raise InvalidInput(
+            f"version must be the policy in force, {policy.in_force().version}", field="version"
+        )
+    user = get_user(user_id)
+    user.update(actions=[User.policy_version.set(version), User.policy_accepted_at.set(utcnow())])
+    audit.record(user_id, "policy_accepted", ["policy_version"], client)
+    return profile(get_user(user_id))

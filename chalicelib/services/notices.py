@@ -52,3 +52,13 @@ def email_changed(new_email: str) -> Notice:
         "longer receive mail about the account.\n"
         "If this was not you, write to contact@aisora2.com at once." + _SIGNATURE,
     )
+
+
+def policy_changed(base_url: str, version: str, summary: str, effective: str) -> Notice:
+    return Notice(
+        "We updated the AISora2 privacy policy",
+        f"Our privacy policy changes on {effective} (version {version}):\n\n{summary}\n\n"
+        f"Read it at {base_url}/#/privacy . We will ask you to accept it when you next sign in.\n"
+        "This is a service notice about your account, sent even if you opted out of marketing."
+        + _SIGNATURE,
+    )

@@ -29,6 +29,8 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    # Set at login when a material policy change awaits the user's acceptance.
+    policy_acceptance_required: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +38,7 @@ class TokenPair:
             "refresh_token": self.refresh_token,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
+            "policy_acceptance_required": self.policy_acceptance_required,
         }
 
 

@@ -1,0 +1,64 @@
+"""What operators may do, and the one check that they may: the `admin` role on their account,
+granted only by the management command (`python -m chalicelib.admin`), never by the API.
+Every action is audited under the operator's account."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.models import EmailClaim, User
+from chalicelib.services import accounts, audit, credits, policy_notices, privacy
+from chalicelib.services.client_info import ClientInfo
+
+MAX_ADJUSTMENT = 100_000
+
+
+def require_admin(user_id: str) -> User:
+    """The operator's account; anyone else gets the same 404 as for a route that isn't there."""
+    user = accounts.get_user(user_id)
+    if user.role != "admin":
+        raise NotFound("No such resource.")
+    return user
+
+
+def set_role(email: str, role: str | None) -> str:
+    """For the management command only."""
+    try:
+        user_id = EmailClaim.get(accounts.normalise_email(email)).user_id
+    except EmailClaim.DoesNotExist:
+        raise NotFound(f"no account uses {email}") from None
+    user = accounts.get_user(user_id)
+    user.update(actions=[User.role.set(role)] if role else [User.role.remove()])
+    audit.record(user_id, "role_granted" if role else "role_revoked", ["role"])
+    return user_id
+
+
+def close_request(admin_id: str, request_id: str, client: ClientInfo) -> None:
+    require_admin(admin_id)
+    privacy.close_request(request_id)
+    audit.record(admin_id, "admin_closed_privacy_request", [request_id], client)
+
+
+def adjust_credits(admin_id: str, body: dict[str, Any], client: ClientInfo) -> dict[str, Any]:
+    require_admin(admin_id)
+    user_id, amount, reason = body.get("user_id"), body.get("amount"), body.get("reason")
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidInput("user_id is required", field="user_id")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > MAX_ADJUSTMENT:
+        raise InvalidInput(f"amount must be a non-zero whole number within ±{MAX_ADJUSTMENT}", field="amount")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidInput("reason is required (at most 500 characters)", field="reason")
+    balance = credits.apply(user_id, amount, "adjustment", f"adjustment:{uuid.uuid4().hex}")
+    audit.record(admin_id, "admin_adjusted_credits", [user_id, str(amount)], client)
+    return {"user_id": user_id, "balance": balance}
+
+
+def publish_policy(admin_id: str, body: dict[str, Any], deps: policy_notices.NoticeDeps,
+                   client: ClientInfo) -> dict[str, Any]:
+    require_admin(admin_id)
+    version = body.get("version")
+    result = policy_notices.publish(version if isinstance(version, str) else "", deps)
+    audit.record(admin_id, "admin_published_policy", [str(version)], client)
+    return result
