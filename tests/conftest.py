@@ -147,3 +147,58 @@ def empty_queue(url: str) -> None:
             return
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+# --- the compliance matrix (`make compliance`) ---------------------------------------------
+
+_OUTCOMES: dict[str, list[tuple[str, str]]] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--compliance", action="store_true",
+                     help="print which privacy-policy clauses the tests show, and their outcome")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "policy(*clauses): the privacy-policy clauses a test shows")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from policy_clauses import CLAUSES
+
+    for item in items:
+        for mark in item.iter_markers("policy"):
+            unknown = set(mark.args) - set(CLAUSES)
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid} names unknown policy clauses {unknown}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        for mark in item.iter_markers("policy"):
+            for clause in mark.args:
+                _OUTCOMES.setdefault(clause, []).append((item.nodeid, report.outcome))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.getoption("--compliance"):
+        return
+    from policy_clauses import CLAUSES
+
+    write = terminalreporter.write_line
+    write("")
+    write("Privacy policy compliance matrix")
+    covered = 0
+    for clause, words in CLAUSES.items():
+        outcomes = _OUTCOMES.get(clause, [])
+        if not outcomes:
+            verdict = "NOT COVERED"
+        elif all(o == "passed" for _, o in outcomes):
+            verdict, covered = "pass", covered + 1
+        else:
+            verdict = "FAIL"
+        write(f"  {verdict:11} {clause:24} {len(outcomes):2} test(s)  {words}")
+    write(f"{covered} of {len(CLAUSES)} clauses shown by passing tests")

@@ -165,6 +165,7 @@ def test_login_rehashes_a_password_hashed_with_older_parameters(client, user):
     assert rehashed != old and not passwords.needs_rehash(rehashed)
 
 
+@pytest.mark.policy("password-hashing")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_mutation_of_an_access_token_is_refused(client, user, data):
@@ -193,6 +194,7 @@ def test_any_mutation_of_an_access_token_is_refused(client, user, data):
 # --- correcting the account -----------------------------------------------------------------
 
 
+@pytest.mark.policy("preferences", "correction")
 def test_preferences_are_corrected_merged_and_audited_without_values(client, user):
     token = user["access_token"]
     first = patch(client, {"preferences": {"language": "fr", "default_seconds": 8}}, token)
@@ -225,6 +227,7 @@ def test_an_invalid_correction_names_the_field_and_changes_nothing(client, user,
     assert get(client, "/me", token).json_body == before
 
 
+@pytest.mark.policy("object-marketing")
 def test_the_marketing_choice_is_recorded_with_its_time(client, user):
     token = user["access_token"]
     before = get(client, "/me", token).json_body["consents"]["marketing"]
@@ -232,6 +235,7 @@ def test_the_marketing_choice_is_recorded_with_its_time(client, user):
     assert after["opted_in"] is True and after["changed_at"] > before["changed_at"]
 
 
+@pytest.mark.policy("correction")
 def test_a_new_email_is_used_only_once_verified_and_the_old_one_is_told(client, user):
     token = user["access_token"]
     new = new_email()
@@ -255,6 +259,7 @@ def test_an_email_taken_meanwhile_is_refused_at_verification(client, user):
     assert get(client, "/me", user["access_token"]).json_body["email"] == user["email"]
 
 
+@pytest.mark.policy("technical-info")
 def test_each_session_keeps_the_technical_data_the_policy_lists(client):
     headers = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
                              "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",

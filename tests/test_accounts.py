@@ -17,6 +17,7 @@ def _users_with_email(email: str) -> list[User]:
     return [u for u in User.scan(User.email == email)]
 
 
+@pytest.mark.policy("account-email")
 def test_signup_creates_a_free_account_with_credits_for_one_short_video(client):
     body = signup_body()
     response = post(client, "/auth/signup", body)
@@ -29,6 +30,7 @@ def test_signup_creates_a_free_account_with_credits_for_one_short_video(client):
     assert me["consents"]["privacy_policy"]["version"] == body["accept_policy_version"]
 
 
+@pytest.mark.policy("password-hashing")
 def test_password_is_stored_only_as_an_argon2id_hash(client):
     body = signup_body()
     post(client, "/auth/signup", body)
@@ -40,6 +42,7 @@ def test_password_is_stored_only_as_an_argon2id_hash(client):
     assert int(params["m"]) >= 19 * 1024 and int(params["t"]) >= 2 and int(params["p"]) >= 1
 
 
+@pytest.mark.policy("under-13")
 def test_under_13_is_refused_and_nothing_about_the_person_is_stored(client):
     today = date.today()
     twelve = today.replace(year=today.year - 12)
@@ -65,6 +68,7 @@ def test_age_counts_whole_years_only():
     assert accounts.age_on(date(2013, 6, 1), date(2026, 6, 1)) == 13
 
 
+@pytest.mark.policy("under-13")
 def test_the_birth_date_itself_is_not_kept(client):
     body = signup_body(birth_date="1987-03-09")
     post(client, "/auth/signup", body)
@@ -73,6 +77,7 @@ def test_the_birth_date_itself_is_not_kept(client):
     assert user.age_attested_at is not None
 
 
+@pytest.mark.policy("account-email")
 def test_an_email_has_one_account_whatever_its_case(client):
     body = signup_body()
     assert post(client, "/auth/signup", body).status_code == 201
@@ -113,6 +118,7 @@ def test_malformed_json_is_400_and_a_non_object_is_422(client):
     assert listed.status_code == 422
 
 
+@pytest.mark.policy("usage-data")
 def test_signup_records_the_grant_in_the_ledger(client, user):
     me = get(client, "/me/credits", user["access_token"]).json_body
     assert me["balance"] == catalogue.SIGNUP_GRANT
@@ -181,6 +187,7 @@ def test_logout_revokes_the_refresh_token(client, user):
     assert post(client, "/auth/refresh", {"refresh_token": user["refresh_token"]}).status_code == 401
 
 
+@pytest.mark.policy("password-hashing")
 def test_refresh_tokens_are_stored_only_as_hashes(user):
     from chalicelib.models import Session
 

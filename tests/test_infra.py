@@ -37,6 +37,7 @@ def _indexes(table: dict, kind: str) -> dict[str, tuple[list[tuple[str, str]], s
             for i in table.get(kind, [])}
 
 
+@pytest.mark.policy("encryption")
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.Meta.table_name)
 def test_each_table_made_from_the_models_matches_the_template(world, model):
     declared = _template_table(model.Meta.table_name)
@@ -84,6 +85,17 @@ def test_each_queue_outlives_six_runs_of_its_worker(queue, worker):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     worker_timeout = config["lambda_functions"][worker]["lambda_timeout"]
     assert RESOURCES[queue]["Properties"]["VisibilityTimeout"] >= 6 * worker_timeout
+
+
+@pytest.mark.policy("encryption", "access-control")
+@pytest.mark.policy("encryption")
+def test_the_bucket_refuses_unencrypted_transport():
+    (statement,) = RESOURCES["MediaBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    encryption = RESOURCES["MediaBucket"]["Properties"]["BucketEncryption"]
+    assert encryption["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms"}
 
 
 def test_the_local_bucket_is_encrypted_and_has_the_lifecycle_rules(world):

@@ -38,6 +38,7 @@ def provider(gateway: Gateway) -> OpenAIVideos:
     return OpenAIVideos.from_settings(config, http_client=client)
 
 
+@pytest.mark.policy("minimum-sharing")
 def test_create_posts_the_spec_to_the_configured_gateway():
     gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
     assert provider(gateway).create(SPEC) == "video_123"

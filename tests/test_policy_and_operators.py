@@ -27,6 +27,7 @@ def changed(days_ago: int, material: bool = True) -> policy.PolicyVersion:
     )
 
 
+@pytest.mark.policy("policy-changes")
 def test_the_policy_lists_its_versions_and_effective_dates(client):
     body = get(client, "/policy").json_body
     assert body["version"] == FIRST.version and body["effective_date"] == "2025-10-08"
@@ -79,6 +80,7 @@ def drain_notices(world, limit=50):
 NOTICE_VERSION = changed(days_ago=0)
 
 
+@pytest.mark.policy("policy-changes")
 def test_a_material_change_is_mailed_to_every_active_user_once(client, world):
     opted_out = signup_body(marketing_opt_in=False)
     opted_in = signup_body(marketing_opt_in=True)

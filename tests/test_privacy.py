@@ -74,6 +74,7 @@ def run_export_worker(client, world):
 # --- access and portability -----------------------------------------------------------------
 
 
+@pytest.mark.policy("access-portability", "usage-data", "technical-info")
 def test_an_export_holds_everything_about_the_user_and_their_videos(client, user, world, video_of):
     token = user["access_token"]
     job_id = video_of(client, token)
@@ -99,6 +100,7 @@ def test_an_export_holds_everything_about_the_user_and_their_videos(client, user
     assert any("export is ready" in m["subject"] for m in mail_to(user["email"]))
 
 
+@pytest.mark.policy("access-control")
 def test_another_users_export_is_not_found(client, user):
     export_id = post(client, "/me/export", {}, user["access_token"]).json_body["id"]
     other = post(client, "/auth/signup", signup_body()).json_body["access_token"]
@@ -118,6 +120,7 @@ def test_an_export_is_deleted_after_seven_days(client, user, world):
 # --- deletion and erasure -------------------------------------------------------------------
 
 
+@pytest.mark.policy("account-until-deletion")
 def test_a_wrong_password_closes_nothing(client, user):
     response = delete_me(client, user["access_token"], {"password": "not my password"})
     assert response.status_code == 401
@@ -125,6 +128,7 @@ def test_a_wrong_password_closes_nothing(client, user):
     assert login(client, user["email"], user["password"]).status_code == 200
 
 
+@pytest.mark.policy("deletion", "erasure-30-days")
 def test_closing_disables_the_account_at_once_and_promises_erasure_within_a_day(client, user):
     response = delete_me(client, user["access_token"], {"password": user["password"]})
     assert response.status_code == 202
@@ -152,6 +156,7 @@ def _everything_stored(bucket: str) -> list[str]:
     return texts
 
 
+@pytest.mark.policy("deletion", "erasure-30-days", "transaction-records-7y")
 def test_erasure_leaves_only_pseudonymised_ledger_rows(client, world, video_of):
     account = signup_body()
     tokens = post(client, "/auth/signup", account).json_body
@@ -190,6 +195,7 @@ def test_erasure_runs_again_safely(client, world):
 # --- consent --------------------------------------------------------------------------------
 
 
+@pytest.mark.policy("withdraw-consent", "object-marketing")
 def test_consents_change_at_once_with_their_time(client, user):
     token = user["access_token"]
     given = patch(client, "/me/consents", {"analytics": True, "marketing": True}, token)
@@ -213,6 +219,7 @@ def test_a_bad_consent_change_is_refused(client, user, body):
 # --- requests and support -------------------------------------------------------------------
 
 
+@pytest.mark.policy("respond-30-days")
 def test_a_privacy_request_is_due_in_30_days_and_operators_see_it_by_due_date(client, user):
     response = post(client, "/privacy/requests", {"type": "objection", "message": "no profiling"},
                     user["access_token"])
@@ -226,6 +233,7 @@ def test_a_privacy_request_is_due_in_30_days_and_operators_see_it_by_due_date(cl
     assert "privacy request" in mail_to(user["email"])[-1]["subject"]
 
 
+@pytest.mark.policy("respond-30-days")
 def test_requests_near_their_due_date_are_flagged_once(client, user):
     from chalicelib.wiring import privacy_dependencies
 
@@ -248,6 +256,7 @@ def test_a_bad_privacy_request_names_the_field(client, body, field):
     assert response.status_code == 422 and response.json_body["error"]["field"] == field
 
 
+@pytest.mark.policy("parent-report")
 def test_a_parents_report_suspends_the_childs_account_then_erases_it(client):
     child = signup_body()
     post(client, "/auth/signup", child)
@@ -268,6 +277,7 @@ def test_a_parents_report_suspends_the_childs_account_then_erases_it(client):
     assert [u for u in User.scan(User.email == child["email"])] == []
 
 
+@pytest.mark.policy("support-3-business-days")
 def test_support_is_acknowledged_and_due_in_three_business_days(client):
     email = new_email()
     friday = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

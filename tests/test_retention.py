@@ -78,6 +78,9 @@ def signin(client, account: dict) -> str:
     return post(client, "/auth/login", login).json_body["access_token"]
 
 
+@pytest.mark.policy(
+    "retention-free-7", "retention-basic-30", "retention-standard-60", "retention-pro-90", "download-anytime"
+)
 @pytest.mark.parametrize("plan_id", list(catalogue.PLANS))
 def test_a_video_is_served_to_the_last_second_of_its_plan_and_never_after(client, deps, plan_id):
     days = catalogue.PLANS[plan_id].retention_days
@@ -110,6 +113,7 @@ def test_a_video_is_served_to_the_last_second_of_its_plan_and_never_after(client
     assert get(client, f"/videos/{job.job_id}/download", signin(client, account)).status_code == 410
 
 
+@pytest.mark.policy("download-anytime")
 def test_an_upgrade_extends_videos_already_made_and_a_downgrade_keeps_them(client, deps):
     with time_machine.travel(T0, tick=False):
         account = new_user(client, "free", deps.store)

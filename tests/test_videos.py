@@ -82,6 +82,7 @@ def test_job_and_debit_are_written_together(client, user):
                           "reference": f"job:{job['id']}:debit"}
 
 
+@pytest.mark.policy("access-control")
 def test_another_users_video_is_not_found(client, user):
     job = post(client, "/videos", FOUR_SECONDS, user["access_token"]).json_body
     other = post(client, "/auth/signup", signup_body()).json_body["access_token"]
