@@ -37,6 +37,7 @@ from chalicelib.services import (
     accounts,
     admin,
     audit,
+    billing,
     catalogue,
     credits,
     generation,
@@ -49,6 +50,7 @@ from chalicelib.services import (
 from chalicelib.services.client_info import ClientInfo
 from chalicelib.wiring import (
     account_dependencies,
+    billing_dependencies,
     generation_dependencies,
     notice_dependencies,
     privacy_dependencies,
@@ -62,6 +64,7 @@ _STATUS: dict[type[DomainError], int] = {
     PromptRefused: 422,
     LinkInvalid: 422,
     Throttled: 429,
+    billing.WebhookRejected: 400,
     EmailTaken: 409,
     NotReady: 409,
     InvalidCredentials: 401,
@@ -89,7 +92,12 @@ class _MalformedBody(Exception):
     pass
 
 
-def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200) -> Callable[..., Any]:
+def api(
+    path: str,
+    methods: tuple[str, ...] = ("GET",),
+    status: int = 200,
+    content_types: tuple[str, ...] = ("application/json",),
+) -> Callable[..., Any]:
     """`app.route` plus the one place where domain errors become HTTP answers."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -105,9 +113,11 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200) -> Ca
                 return _error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
             if result is None:
                 return Response(body="", status_code=204)
+            if isinstance(result, Response):
+                return result
             return Response(body=result, status_code=status, headers=_JSON)
 
-        return app.route(path, methods=list(methods))(handle)
+        return app.route(path, methods=list(methods), content_types=list(content_types))(handle)
 
     return register
 
@@ -334,6 +344,56 @@ def delete_video(video_id: str) -> None:
     generation.delete_video(_user_id(), video_id, generation_dependencies())
 
 
+# --- billing -------------------------------------------------------------------------------
+
+
+@api("/billing/checkout", methods=("POST",))
+def start_checkout() -> dict[str, Any]:
+    """Opens a checkout for a credit pack or a plan with Stripe or Creem."""
+    return billing.checkout(_user_id(), _body(), billing_dependencies())
+
+
+@api("/billing/portal", methods=("POST",))
+def billing_portal() -> dict[str, Any]:
+    """A Stripe customer portal address, to change or cancel the subscription."""
+    return billing.portal(_user_id(), billing_dependencies())
+
+
+@api("/billing/local-checkout/{session_id}")
+def local_checkout_page(session_id: str) -> Response:
+    """The local stand-in for the provider's checkout page (no provider key configured)."""
+    page = billing.local_checkout_page(session_id)
+    return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@api("/billing/local-checkout/{session_id}/pay", methods=("POST",),
+     content_types=("application/x-www-form-urlencoded", "application/json"))
+def local_checkout_pay(session_id: str) -> Response:
+    success_url = billing.local_checkout_pay(session_id, billing_dependencies())
+    return Response(body="", status_code=303, headers={"Location": success_url})
+
+
+def _raw_body() -> bytes:
+    raw = app.current_request.raw_body
+    return raw if isinstance(raw, bytes) else (raw or "").encode()
+
+
+@api("/webhooks/stripe", methods=("POST",))
+def stripe_webhook() -> dict[str, Any]:
+    """Stripe events, verified on the raw body; each has its effect at most once."""
+    signature = app.current_request.headers.get("stripe-signature")
+    outcome = billing.handle_stripe_webhook(_raw_body(), signature, billing_dependencies())
+    return {"received": True, "outcome": outcome}
+
+
+@api("/webhooks/creem", methods=("POST",))
+def creem_webhook() -> dict[str, Any]:
+    """Creem events, verified on the raw body; each has its effect at most once."""
+    signature = app.current_request.headers.get("creem-signature")
+    outcome = billing.handle_creem_webhook(_raw_body(), signature, billing_dependencies())
+    return {"received": True, "outcome": outcome}
+
+
 # --- operators (the admin role comes from `python -m chalicelib.admin`, never from here) ---
 
 
@@ -431,3 +491,9 @@ def send_notices(event: SQSEvent) -> None:
         changed = policy.by_version(message["version"])
         if changed is not None:
             policy_notices.send_page(changed, message.get("start_key"), notice_dependencies())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def reconcile_balances(event: Any) -> dict[str, int]:
+    """Checks every balance against its ledger and reports any difference."""
+    return {"differences": len(billing.reconcile_balances())}

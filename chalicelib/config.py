@@ -8,6 +8,7 @@ under `make run`). Nothing here talks to AWS.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,19 @@ def _flag(name: str, default: bool) -> bool:
     raise ConfigError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
+def _json_map(name: str) -> dict[str, str]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a JSON object") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"environment variable {name} must map product ids to strings")
+    return value
+
+
 def resource_name(suffix: str) -> str:
     """Name of a stage's table or queue, e.g. ``aisora-dev-jobs``.
 
@@ -76,6 +90,12 @@ class Settings:
     mail_from: str
     # S3-compatible stores (Cloudflare R2) may lack object tags; retention never depends on them.
     storage_object_tags: bool
+    # Unset keys mean the local checkout stands in for that provider (make run, tests).
+    stripe_api_key: str | None
+    creem_api_key: str | None
+    creem_api_base: str
+    # Our product id -> Creem's product id, as JSON: {"pack_100": "prod_...", ...}
+    creem_products: dict[str, str]
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -106,6 +126,10 @@ class Settings:
             app_base_url=_required("APP_BASE_URL").rstrip("/"),
             mail_from=_required("MAIL_FROM"),
             storage_object_tags=_flag("STORAGE_OBJECT_TAGS", True),
+            stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
+            creem_api_key=os.environ.get("CREEM_API_KEY") or None,
+            creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
+            creem_products=_json_map("CREEM_PRODUCTS"),
         )
 
 

@@ -12,7 +12,9 @@ from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import VideoProvider
 from chalicelib.config import Settings, settings
+from chalicelib.services import billing
 from chalicelib.services.accounts import AccountDeps
+from chalicelib.services.billing import BillingDeps
 from chalicelib.services.generation import Dependencies
 from chalicelib.services.policy_notices import NoticeDeps
 from chalicelib.services.privacy import PrivacyDeps
@@ -56,6 +58,29 @@ def privacy_dependencies() -> PrivacyDeps:
         exports=MessageQueue(config.exports_queue_url),
         download_url_seconds=config.download_url_seconds,
         app_base_url=config.app_base_url,
+        cancel_subscription=lambda user: billing.cancel_subscription(user, billing_dependencies()),
+    )
+
+
+@functools.cache
+def billing_dependencies() -> BillingDeps:
+    config = settings()
+    stripe_payments = creem_payments = None
+    if config.stripe_api_key:
+        # Imported here: the stripe SDK costs more to import than the rest of the API.
+        from chalicelib.adapters.stripe_payments import StripePayments
+
+        stripe_payments = StripePayments(config.stripe_api_key)
+    if config.creem_api_key:
+        from chalicelib.adapters.creem import CreemPayments
+
+        creem_payments = CreemPayments(config.creem_api_key, config.creem_api_base)
+    return BillingDeps(
+        settings=config,
+        mailer=Mailer(config.mail_from),
+        store=generation_dependencies().store,
+        stripe=stripe_payments,
+        creem=creem_payments,
     )
 
 
@@ -70,6 +95,7 @@ def notice_dependencies() -> NoticeDeps:
 
 
 def reset() -> None:
+    billing_dependencies.cache_clear()
     notice_dependencies.cache_clear()
     generation_dependencies.cache_clear()
     account_dependencies.cache_clear()

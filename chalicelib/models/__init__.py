@@ -1,6 +1,7 @@
 """One pynamodb model per table; tests and the local stack create tables from these."""
 
 from chalicelib.models.audit import AuditEntry
+from chalicelib.models.billing import BillingEvent, LocalCheckout, Payment
 from chalicelib.models.jobs import VideoJob
 from chalicelib.models.ledger import LedgerEntry
 from chalicelib.models.privacy import DataExport, PrivacyRequest, SupportInquiry
@@ -21,15 +22,21 @@ ALL_MODELS = (
     DataExport,
     PrivacyRequest,
     SupportInquiry,
+    BillingEvent,
+    Payment,
+    LocalCheckout,
 )
 
 __all__ = [
     "ALL_MODELS",
     "AuditEntry",
+    "BillingEvent",
     "DataExport",
     "EmailClaim",
     "LedgerEntry",
+    "LocalCheckout",
     "OneTimeToken",
+    "Payment",
     "PrivacyRequest",
     "Session",
     "SupportInquiry",

@@ -50,6 +50,14 @@ class User(BaseModel):
     # A new address waiting for its verification link; the old one stays in use until then.
     pending_email = UnicodeAttribute(null=True)
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # The paid plan's subscription, whichever provider holds it.
+    subscription_provider = UnicodeAttribute(null=True)
+    subscription_id = UnicodeAttribute(null=True)
+    subscription_status = UnicodeAttribute(null=True)
+    # The provider's time of the last subscription event applied: older ones arriving late
+    # are recorded and ignored, so events in any order end in the right state.
+    subscription_event_at = NumberAttribute(null=True)
+    stripe_customer_id = UnicodeAttribute(null=True)
     # The last policy version whose change notice this user was sent (at most once each).
     policy_notice_version = UnicodeAttribute(null=True)
     # Granted by the management command only (python -m chalicelib.admin), never by the API.

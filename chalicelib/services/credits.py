@@ -35,22 +35,24 @@ def apply(
     kind: str,
     reference: str,
     extra_writes: ExtraWrites | None = None,
+    allow_negative: bool = False,
 ) -> int:
     """Adds `amount` (negative to spend) to the balance; returns the balance after.
 
     Raises InsufficientCredits when spending more than the balance, AlreadyApplied when the
-    cause was already recorded or `extra_writes`' conditions fail.
+    cause was already recorded or `extra_writes`' conditions fail. Only a clawback (a refund
+    or dispute of credits already spent) may leave the balance below zero.
     """
     for _ in range(_ATTEMPTS):
         try:
             user = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
         except DoesNotExist:
             raise NotFound("This account no longer exists.") from None
-        if amount < 0 and user.status != "active":
+        if amount < 0 and not allow_negative and user.status != "active":
             raise NotFound("This account is closed.")
         balance = int(user.credits)
         after = balance + amount
-        if after < 0:
+        if after < 0 and not allow_negative:
             raise InsufficientCredits(cost=-amount, balance=balance)
         entry = LedgerEntry(user_id, reference, kind=kind, amount=amount, balance_after=after)
         try:

@@ -8,6 +8,7 @@ import logging
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,9 @@ from chalicelib.models import (
     DataExport,
     EmailClaim,
     LedgerEntry,
+    LocalCheckout,
     OneTimeToken,
+    Payment,
     PrivacyRequest,
     Session,
     SupportInquiry,
@@ -57,6 +60,8 @@ class PrivacyDeps:
     exports: MessageQueue
     download_url_seconds: int
     app_base_url: str
+    # Stops a paid subscription at its provider when the account closes.
+    cancel_subscription: Callable[[User], None]
 
 
 def _text(body: dict[str, Any], field: str, limit: int, required: bool = True) -> str:
@@ -246,6 +251,7 @@ def close_own_account(user_id: str, body: dict[str, Any], deps: PrivacyDeps) -> 
     password = body.get("password")
     if not isinstance(password, str) or not passwords.verify(user.password_hash, password):
         raise InvalidCredentials("The password is wrong; the account was not closed.", field="password")
+    deps.cancel_subscription(user)
     due_by = close(user, utcnow(), "account_closed")
     _mail(deps, user.email, "Your AISora2 account is closed",
           f"Your account is closed and every device was signed out. Your personal data will be "
@@ -290,9 +296,13 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
         for inquiry in SupportInquiry.by_email.query(address):
             SupportInquiry(inquiry.inquiry_id).delete()
         _release_claim(address, user_id)
+    for checkout in LocalCheckout.by_user.query(user_id):
+        LocalCheckout(checkout.session_id).delete()
     pseudonym = f"erased-{uuid.uuid4().hex}"
     for row in LedgerEntry.query(user_id):
         _pseudonymise(row, pseudonym)
+    for payment in Payment.by_user.query(user_id):
+        Payment(payment.payment_key).update(actions=[Payment.user_id.set(pseudonym)])
     user.delete()
     _mail(deps, email, "Your AISora2 data has been erased",
           "Every piece of personal data we held about you has been erased. We keep only the "

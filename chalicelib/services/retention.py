@@ -86,13 +86,19 @@ def _expire(job: VideoJob, store: MediaStore, now: datetime) -> int:
 def change_plan(user_id: str, plan_id: str, store: MediaStore, now: datetime | None = None) -> int:
     """Moves the user to a plan. On an upgrade, videos already made gain the longer period; on
     a downgrade they keep theirs. New videos follow the new plan. Returns videos extended."""
-    now = now or utcnow()
     new_plan = catalogue.plan(plan_id)
     user = accounts.get_user(user_id)
     old_plan = catalogue.plan(user.plan)
     user.update(actions=[User.plan.set(new_plan.id)])
     if new_plan.retention_days <= old_plan.retention_days:
         return 0
+    return extend_existing(user_id, new_plan.id, store, now)
+
+
+def extend_existing(user_id: str, plan_id: str, store: MediaStore, now: datetime | None = None) -> int:
+    """Gives the user's videos still stored the plan's longer period (records and tags)."""
+    now = now or utcnow()
+    new_plan = catalogue.plan(plan_id)
     extended = 0
     for job in VideoJob.by_user.query(user_id, filter_condition=VideoJob.status == "completed"):
         if job.completed_at is None or job.expires_at is None or job.expires_at <= now:

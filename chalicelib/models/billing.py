@@ -1,0 +1,81 @@
+"""Payments: the providers' events we have acted on, the payments that granted credits (for
+refunds and disputes), and checkout sessions of the local stand-in for a provider's page."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+
+from chalicelib.config import resource_name
+from chalicelib.models.base import BaseModel, utcnow
+
+
+class BillingEvent(BaseModel):
+    """One row per provider event acted on, written in the same transaction as its effect,
+    so a replayed event finds its row and changes nothing. Creem signs no timestamp, so this
+    row is its only replay defence: rows are kept 400 days."""
+
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("billing-events")
+
+    event_key = UnicodeAttribute(hash_key=True)  # "<provider>:<event id>"
+    type = UnicodeAttribute()
+    processed_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute()
+
+
+class PaymentsByUser(GlobalSecondaryIndex):
+    """So that erasing an account pseudonymises its payment records."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
+class Payment(BaseModel):
+    """A payment that granted credits; a refund or dispute claws back its share of them.
+    A transaction record: kept 7 years, pseudonymised when the account is erased."""
+
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("payments")
+
+    payment_key = UnicodeAttribute(hash_key=True)  # "<provider>:<payment intent / order id>"
+    user_id = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    credits = NumberAttribute()
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
+    clawed_back = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+
+    by_user = PaymentsByUser()
+
+
+class CheckoutsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
+class LocalCheckout(BaseModel):
+    """A checkout of the local stand-in for Stripe's and Creem's pages (no key configured)."""
+
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("local-checkouts")
+
+    session_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    status = UnicodeAttribute(default="open")
+    success_url = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute()
+
+    by_user = CheckoutsByUser()

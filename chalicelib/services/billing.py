@@ -1,0 +1,533 @@
+"""Buying credit packs and plans through Stripe or Creem, and acting on their webhooks.
+
+Every webhook is verified on its raw body before anything else. Each event's effect and the
+row recording the event are one DynamoDB transaction, so a replayed event changes nothing;
+subscription events carry the provider's time and an older one never overrides a newer one.
+With no provider key configured, a local checkout page stands in for the provider's: its "pay"
+signs an event in the provider's own format and hands it to the same webhook code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.mail import Mailer
+from chalicelib.adapters.storage import MediaStore
+from chalicelib.config import Settings, webhook_secret
+from chalicelib.errors import DomainError, InvalidInput, NotFound
+from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, User
+from chalicelib.models.base import utcnow
+from chalicelib.services import accounts, catalogue, credits, retention
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("stripe", "creem")
+STRIPE_TOLERANCE = 300
+EVENT_MEMORY = timedelta(days=400)
+_ACTIVE = ("active", "trialing", "past_due")
+
+
+class WebhookRejected(DomainError):
+    """Raised for a webhook whose signature, timestamp or body does not check out."""
+
+    code = "bad_signature"
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    price_cents: int
+    currency: str
+    credits: int
+    plan_id: str | None  # set for a subscription
+
+    @classmethod
+    def find(cls, product_id: object) -> Product:
+        if isinstance(product_id, str) and product_id in catalogue.CREDIT_PACKS:
+            pack = catalogue.CREDIT_PACKS[product_id]
+            return cls(pack.id, pack.name, pack.price_cents, pack.currency, pack.credits, None)
+        if isinstance(product_id, str) and product_id in catalogue.PLANS and product_id != "free":
+            plan = catalogue.PLANS[product_id]
+            return cls(plan.id, f"{plan.name} plan", plan.price_cents, plan.currency,
+                       plan.monthly_credits, plan.id)
+        choices = [*catalogue.CREDIT_PACKS, *(p for p in catalogue.PLANS if p != "free")]
+        raise InvalidInput(f"product_id must be one of {', '.join(choices)}", field="product_id")
+
+
+@dataclass(frozen=True)
+class BillingDeps:
+    settings: Settings
+    mailer: Mailer
+    store: MediaStore
+    stripe: Any | None  # StripePayments, when STRIPE_API_KEY is set
+    creem: Any | None  # CreemPayments, when CREEM_API_KEY is set
+
+
+# --- checkout -------------------------------------------------------------------------------
+
+
+def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str, str]:
+    product = Product.find(body.get("product_id"))
+    provider = body.get("provider", "stripe")
+    if provider not in PROVIDERS:
+        raise InvalidInput("provider must be stripe or creem", field="provider")
+    user = accounts.get_user(user_id)
+    if product.plan_id and user.subscription_status in _ACTIVE:
+        raise InvalidInput("You already have a subscription: change or cancel it under Manage.",
+                           field="product_id")
+    base = deps.settings.app_base_url
+    success, cancel = f"{base}/#/billing?checkout=success", f"{base}/#/billing?checkout=cancelled"
+    # Deterministic per user, product and ten minutes: a double click opens one session.
+    window = int(time.time() // 600)
+    request_id = hashlib.sha256(f"{user_id}:{product.id}:{provider}:{window}".encode()).hexdigest()[:32]
+    if provider == "stripe" and deps.stripe is not None:
+        url = deps.stripe.checkout_url(
+            user_id=user_id, email=user.email, product_id=product.id, name=product.name,
+            price_cents=product.price_cents, currency=product.currency,
+            subscription=product.plan_id is not None, success_url=success, cancel_url=cancel,
+            idempotency_key=f"checkout-{request_id}",
+        )
+    elif provider == "creem" and deps.creem is not None:
+        creem_product = deps.settings.creem_products.get(product.id)
+        if creem_product is None:
+            raise InvalidInput(f"{product.id} is not sold through Creem", field="product_id")
+        url = deps.creem.checkout_url(
+            creem_product_id=creem_product, request_id=request_id, email=user.email,
+            metadata={"user_id": user_id, "product_id": product.id}, success_url=success,
+        )
+    else:
+        url = _open_local_checkout(user_id, product, provider, success, base)
+    return {"checkout_url": url, "provider": provider}
+
+
+def portal(user_id: str, deps: BillingDeps) -> dict[str, str]:
+    user = accounts.get_user(user_id)
+    if deps.stripe is None or not user.stripe_customer_id:
+        raise InvalidInput("There is no Stripe subscription to manage on this account.")
+    return {"url": deps.stripe.portal_url(user.stripe_customer_id, f"{deps.settings.app_base_url}/#/billing")}
+
+
+def cancel_subscription(user: User, deps: BillingDeps) -> None:
+    """At account closure: stop future charges at the provider."""
+    if not user.subscription_id or user.subscription_status not in _ACTIVE:
+        return
+    if user.subscription_provider == "stripe" and deps.stripe is not None:
+        deps.stripe.cancel_subscription(user.subscription_id)
+    elif user.subscription_provider == "creem" and deps.creem is not None:
+        deps.creem.cancel_subscription(user.subscription_id)
+
+
+# --- the local stand-in for the providers' pages --------------------------------------------
+
+
+def _open_local_checkout(user_id: str, product: Product, provider: str, success: str, base: str) -> str:
+    now = utcnow()
+    session = LocalCheckout(
+        uuid.uuid4().hex, user_id=user_id, product_id=product.id, provider=provider,
+        success_url=success, created_at=now, expires_at=now + timedelta(hours=1),
+    )
+    session.save()
+    return f"{base}/billing/local-checkout/{session.session_id}"
+
+
+def _local_session(session_id: str) -> LocalCheckout:
+    try:
+        session = LocalCheckout.get(session_id[:64])
+    except DoesNotExist:
+        raise NotFound("This checkout does not exist or has ended.") from None
+    if session.expires_at <= utcnow():
+        raise NotFound("This checkout has expired; start again from the billing page.")
+    return session
+
+
+def local_checkout_page(session_id: str) -> str:
+    session = _local_session(session_id)
+    product = Product.find(session.product_id)
+    price = f"${product.price_cents / 100:.2f}" + (" a month" if product.plan_id else "")
+    if product.plan_id:
+        days = catalogue.PLANS[product.plan_id].retention_days
+        what = f"{product.credits} credits every month, videos kept {days} days"
+    else:
+        what = f"{product.credits} credits"
+    action = f"/billing/local-checkout/{html.escape(session.session_id)}/pay"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Local checkout · AISora2</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">
+<p style="color:#a15c00"><strong>Local test checkout.</strong> No money moves: this page stands in
+for {html.escape(session.provider.title())} because no {html.escape(session.provider)} key is configured.</p>
+<h1>{html.escape(product.name)}</h1>
+<p>{html.escape(what)}</p><p style="font-size:1.6rem"><strong>{html.escape(price)}</strong></p>
+<form method="post" action="{action}">
+<button type="submit" style="font-size:1.1rem;padding:.6rem 1.4rem">Pay {html.escape(price)}</button>
+</form>
+<p><a href="{html.escape(session.success_url.replace('success', 'cancelled'))}">Cancel</a></p>
+</body></html>"""
+
+
+def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
+    """Pays a local checkout: the provider's event, signed with its webhook secret, goes
+    through the same verification and handling as the provider's own would."""
+    session = _local_session(session_id)
+    if session.status != "open":
+        return session.success_url
+    session.update(actions=[LocalCheckout.status.set("paid")], condition=LocalCheckout.status == "open")
+    product = Product.find(session.product_id)
+    user = accounts.get_user(session.user_id)
+    metadata = {"user_id": session.user_id, "product_id": product.id}
+    if session.provider == "stripe":
+        for event in _stripe_events(session, product, user, metadata):
+            body = json.dumps(event).encode()
+            stamp = int(time.time())
+            secret = webhook_secret("STRIPE_WEBHOOK_SECRET")
+            mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+            handle_stripe_webhook(body, f"t={stamp},v1={mac}", deps)
+    else:
+        for event in _creem_events(session, product, user, metadata):
+            body = json.dumps(event).encode()
+            secret = webhook_secret("CREEM_WEBHOOK_SECRET")
+            handle_creem_webhook(body, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), deps)
+    return session.success_url
+
+
+def _stripe_events(session: LocalCheckout, product: Product, user: User,
+                   metadata: dict[str, str]) -> list[dict[str, Any]]:
+    sid = session.session_id
+    customer = f"cus_local_{user.user_id[:14]}"
+    checkout_session: dict[str, Any] = {
+        "id": f"cs_local_{sid}", "object": "checkout.session", "status": "complete",
+        "payment_status": "paid", "client_reference_id": user.user_id, "customer": customer,
+        "metadata": metadata, "amount_total": product.price_cents, "currency": product.currency,
+        "mode": "subscription" if product.plan_id else "payment",
+        "payment_intent": None if product.plan_id else f"pi_local_{sid}",
+        "subscription": f"sub_local_{sid}" if product.plan_id else None,
+    }
+    events = [_stripe_event("checkout.session.completed", checkout_session)]
+    if product.plan_id:
+        events.append(_stripe_event("invoice.paid", {
+            "id": f"in_local_{sid}", "object": "invoice", "billing_reason": "subscription_create",
+            "customer": customer, "amount_paid": product.price_cents, "currency": product.currency,
+            "payment_intent": f"pi_local_{sid}",
+            "parent": {"type": "subscription_details",
+                       "subscription_details": {"subscription": f"sub_local_{sid}", "metadata": metadata}},
+        }))
+    return events
+
+
+def _stripe_event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"evt_local_{uuid.uuid4().hex}", "object": "event", "type": kind,
+            "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+
+
+def _creem_events(session: LocalCheckout, product: Product, user: User,
+                  metadata: dict[str, str]) -> list[dict[str, Any]]:
+    sid = session.session_id
+    now_ms = int(time.time() * 1000)
+    subscription = {"id": f"sub_local_{sid}", "status": "active", "metadata": metadata,
+                    "product": {"id": f"prod_local_{product.id}"}, "last_transaction_id": f"tran_local_{sid}"}
+    events = [{
+        "id": f"evt_local_{uuid.uuid4().hex}", "eventType": "checkout.completed", "created_at": now_ms,
+        "object": {
+            "id": f"ch_local_{sid}", "object": "checkout", "status": "completed", "metadata": metadata,
+            "order": {"id": f"ord_local_{sid}", "amount": product.price_cents,
+                      "currency": product.currency.upper(),
+                      "type": "recurring" if product.plan_id else "onetime"},
+            "customer": {"id": f"cust_local_{user.user_id[:14]}", "email": user.email},
+            "subscription": subscription if product.plan_id else None,
+        },
+    }]
+    if product.plan_id:
+        events.append({"id": f"evt_local_{uuid.uuid4().hex}", "eventType": "subscription.paid",
+                       "created_at": now_ms, "object": subscription})
+    return events
+
+
+# --- effects, each at most once --------------------------------------------------------------
+
+
+def _event_row(key: str, kind: str) -> BillingEvent:
+    now = utcnow()
+    return BillingEvent(key, type=kind, processed_at=now, expires_at=now + EVENT_MEMORY)
+
+
+def _once(event: BillingEvent) -> Callable[[TransactWrite], None]:
+    def write(tx: TransactWrite) -> None:
+        tx.save(event, condition=BillingEvent.event_key.does_not_exist())
+
+    return write
+
+
+def _record_only(event: BillingEvent) -> str:
+    try:
+        event.save(condition=BillingEvent.event_key.does_not_exist())
+    except PutError:
+        return "duplicate"
+    return "recorded"
+
+
+def _grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_id: str,
+                    product: Product, amount_cents: int, currency: str) -> str:
+    payment = Payment(f"{provider}:{payment_ref}", user_id=user_id, product_id=product.id,
+                      credits=product.credits, amount_cents=amount_cents, currency=currency.lower())
+
+    def writes(tx: TransactWrite) -> None:
+        _once(event)(tx)
+        tx.save(payment, condition=Payment.payment_key.does_not_exist())
+
+    try:
+        credits.apply(user_id, product.credits, "purchase", f"{provider}:payment:{payment_ref}", writes)
+    except credits.AlreadyApplied:
+        return "duplicate"
+    return "granted"
+
+
+def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: str, product: Product,
+                  payment_ref: str | None, amount_cents: int, currency: str) -> str:
+    def writes(tx: TransactWrite) -> None:
+        _once(event)(tx)
+        if payment_ref:
+            tx.save(Payment(f"{provider}:{payment_ref}", user_id=user_id, product_id=product.id,
+                            credits=product.credits, amount_cents=amount_cents,
+                            currency=currency.lower()),
+                    condition=Payment.payment_key.does_not_exist())
+
+    try:
+        credits.apply(user_id, product.credits, "subscription_grant", f"{provider}:period:{period_ref}",
+                      writes)
+    except credits.AlreadyApplied:
+        return "duplicate"
+    return "granted"
+
+
+def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
+                      status: str, plan_id: str, event_at: int, deps: BillingDeps,
+                      customer_id: str | None = None) -> str:
+    """Applies a subscription's state, unless a newer event already did."""
+    try:
+        user = User.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        return _record_only(event)
+    new_plan = plan_id if status in _ACTIVE else "free"
+    actions = [
+        User.plan.set(new_plan),
+        User.subscription_provider.set(provider),
+        User.subscription_id.set(subscription_id),
+        User.subscription_status.set(status),
+        User.subscription_event_at.set(event_at),
+    ]
+    if customer_id:
+        actions.append(User.stripe_customer_id.set(customer_id))
+    newer_or_first = User.subscription_event_at.does_not_exist() | (User.subscription_event_at <= event_at)
+    # A late event of an older, replaced subscription must not touch the current one.
+    same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
+    if status not in _ACTIVE:
+        same_or_none = User.subscription_id == subscription_id
+    try:
+        with TransactWrite(connection=Connection()) as tx:
+            _once(event)(tx)
+            tx.update(User(user_id), actions=actions, condition=newer_or_first & same_or_none)
+    except TransactWriteError as exc:
+        codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return "duplicate"
+        return "stale " + _record_only(event)
+    old_days = catalogue.plan(user.plan).retention_days
+    if catalogue.plan(new_plan).retention_days > old_days:
+        retention.extend_existing(user_id, new_plan, deps.store)
+    return f"plan {new_plan}"
+
+
+def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: float) -> str:
+    try:
+        payment = Payment.get(f"{provider}:{payment_ref}", consistent_read=True)
+    except DoesNotExist:
+        return _record_only(event)  # not a payment that granted credits
+    owed = min(int(payment.credits), round(int(payment.credits) * fraction))
+    amount = owed - int(payment.clawed_back)
+    if amount <= 0:
+        return _record_only(event)
+
+    def writes(tx: TransactWrite) -> None:
+        _once(event)(tx)
+        tx.update(Payment(payment.payment_key), actions=[Payment.clawed_back.set(owed)],
+                  condition=Payment.clawed_back == payment.clawed_back)
+
+    try:
+        # A refund or dispute takes back credits even if they were spent: the balance may go
+        # below zero, and new videos wait until it is positive again.
+        credits.apply(payment.user_id, -amount, "clawback", f"{event.event_key}:clawback", writes,
+                      allow_negative=True)
+    except credits.AlreadyApplied:
+        return "duplicate"
+    return f"clawed back {amount}"
+
+
+# --- Stripe -------------------------------------------------------------------------------------
+
+
+def _verify_stripe(raw: bytes, header: str | None) -> dict[str, Any]:
+    import stripe  # the SDK only where a Stripe webhook is verified
+
+    try:
+        stripe.WebhookSignature.verify_header(
+            raw, header, webhook_secret("STRIPE_WEBHOOK_SECRET"), tolerance=STRIPE_TOLERANCE
+        )
+    except stripe.SignatureVerificationError:
+        raise WebhookRejected("The Stripe signature does not match this body.") from None
+    stamp = int(dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)["t"])
+    # The SDK refuses old timestamps only; one far in the future is as suspect.
+    if stamp > time.time() + STRIPE_TOLERANCE:
+        raise WebhookRejected("The Stripe signature's timestamp is in the future.")
+    try:
+        event = json.loads(raw)
+        assert isinstance(event, dict) and isinstance(event["id"], str)
+        assert isinstance(event["data"]["object"], dict)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise WebhookRejected("The Stripe event is not well formed.") from None
+    return event
+
+
+def _subscription_metadata(invoice: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    details = (invoice.get("parent") or {}).get("subscription_details") or invoice.get(
+        "subscription_details") or {}
+    return details.get("subscription") or invoice.get("subscription"), details.get("metadata") or {}
+
+
+def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> str:
+    """Verifies, then acts on, one Stripe event. Returns what it did, for the logs."""
+    event = _verify_stripe(raw, header)
+    kind, obj, created = event["type"], event["data"]["object"], int(event.get("created", 0))
+    row = _event_row(f"stripe:{event['id']}", kind)
+    metadata = obj.get("metadata") or {}
+    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+        if obj.get("payment_status") != "paid":
+            return _record_only(row)  # async methods: wait for async_payment_succeeded
+        product = Product.find(metadata.get("product_id"))
+        user_id = metadata.get("user_id") or obj.get("client_reference_id")
+        if obj.get("mode") == "subscription":
+            return _set_subscription(row, "stripe", user_id, obj["subscription"], "active",
+                                     product.id, created, deps, customer_id=obj.get("customer"))
+        return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], user_id, product,
+                               int(obj.get("amount_total") or 0), obj.get("currency") or "usd")
+    if kind == "invoice.paid":
+        subscription_id, meta = _subscription_metadata(obj)
+        if not subscription_id or "user_id" not in meta:
+            return _record_only(row)
+        product = Product.find(meta.get("product_id"))
+        return _grant_period(row, "stripe", obj["id"], meta["user_id"], product,
+                             obj.get("payment_intent"), int(obj.get("amount_paid") or 0),
+                             obj.get("currency") or "usd")
+    if kind in ("customer.subscription.updated", "customer.subscription.created",
+                "customer.subscription.deleted"):
+        if "user_id" not in metadata:
+            return _record_only(row)
+        status = "canceled" if kind.endswith("deleted") else obj.get("status", "active")
+        return _set_subscription(row, "stripe", metadata["user_id"], obj["id"], status,
+                                 Product.find(metadata.get("product_id")).id, created, deps)
+    if kind == "invoice.payment_failed":
+        subscription_id, meta = _subscription_metadata(obj)
+        if "user_id" in meta:
+            _notify_payment_failed(meta["user_id"], deps)
+        return _record_only(row)
+    if kind == "charge.refunded":
+        amount = int(obj.get("amount") or 0)
+        fraction = int(obj.get("amount_refunded") or 0) / amount if amount else 1.0
+        return _clawback(row, "stripe", obj.get("payment_intent") or "", fraction)
+    if kind == "charge.dispute.created":
+        return _clawback(row, "stripe", obj.get("payment_intent") or "", 1.0)
+    if kind == "checkout.session.async_payment_failed":
+        if metadata.get("user_id"):
+            _notify_payment_failed(metadata["user_id"], deps)
+        return _record_only(row)
+    return "ignored"
+
+
+def _notify_payment_failed(user_id: str, deps: BillingDeps) -> None:
+    try:
+        user = accounts.get_user(user_id)
+        deps.mailer.send(user.email, "Your AISora2 payment did not go through",
+                         "Your last payment failed, so no credits were added. Update your payment "
+                         f"method at {deps.settings.app_base_url}/#/billing .\n\n-- \nAISora2")
+    except Exception:
+        log.exception("could not tell a user about a failed payment")
+
+
+# --- Creem --------------------------------------------------------------------------------------
+
+
+def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -> str:
+    """Verifies (hex HMAC-SHA256 of the raw body, in constant time), then acts on, one Creem
+    event. Creem signs no timestamp: the recorded event id is the replay defence."""
+    expected = hmac.new(webhook_secret("CREEM_WEBHOOK_SECRET").encode(), raw, hashlib.sha256).hexdigest()
+    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+        raise WebhookRejected("The Creem signature does not match this body.")
+    try:
+        event = json.loads(raw)
+        kind, obj = event["eventType"], event["object"]
+        assert isinstance(event["id"], str) and isinstance(obj, dict)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise WebhookRejected("The Creem event is not well formed.") from None
+    created = int(event.get("created_at") or 0) // 1000
+    row = _event_row(f"creem:{event['id']}", kind)
+    metadata = obj.get("metadata") or {}
+    if kind == "checkout.completed":
+        product = Product.find(metadata.get("product_id"))
+        order = obj.get("order") or {}
+        if product.plan_id:
+            subscription = obj.get("subscription") or {}
+            return _set_subscription(row, "creem", metadata["user_id"], subscription.get("id", ""),
+                                     subscription.get("status", "active"), product.id, created, deps)
+        return _grant_purchase(row, "creem", order.get("id") or obj["id"], metadata["user_id"], product,
+                               int(order.get("amount") or 0), order.get("currency") or "usd")
+    if kind == "subscription.paid":
+        product = Product.find(metadata.get("product_id"))
+        period = obj.get("last_transaction_id") or event["id"]
+        outcome = _grant_period(row, "creem", period, metadata["user_id"], product, None, 0, "usd")
+        _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", metadata["user_id"],
+                          obj["id"], obj.get("status", "active"), product.id, created, deps)
+        return outcome
+    if kind in ("subscription.canceled", "subscription.expired"):
+        if "user_id" not in metadata:
+            return _record_only(row)
+        return _set_subscription(row, "creem", metadata["user_id"], obj["id"], "canceled",
+                                 Product.find(metadata.get("product_id")).id, created, deps)
+    if kind in ("refund.created", "dispute.created"):
+        order = obj.get("order") or {}
+        paid = int(order.get("amount") or 0)
+        refunded = int(obj.get("refund_amount") or paid)
+        fraction = 1.0 if kind == "dispute.created" or not paid else refunded / paid
+        return _clawback(row, "creem", order.get("id") or "", fraction)
+    return "ignored"
+
+
+# --- the daily check ----------------------------------------------------------------------------
+
+
+def reconcile_balances() -> list[dict[str, Any]]:
+    """Every balance against its ledger: the sum of the rows and the last row's balance_after."""
+    differences = []
+    for user in User.scan(attributes_to_get=["user_id", "credits"]):
+        rows = list(LedgerEntry.by_time.query(user.user_id))
+        total = sum(int(r.amount) for r in rows)
+        last = rows[-1].balance_after if rows else 0
+        if total != int(user.credits) or int(last) != int(user.credits):
+            differences.append({"user_id": user.user_id, "balance": int(user.credits),
+                                "ledger_sum": total, "last_balance_after": int(last)})
+    if differences:
+        log.error("balance differs from the ledger for %d account(s)", len(differences))
+    return differences
