@@ -13,10 +13,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# The browser test drives Debian's Chromium (Playwright cannot download a browser here).
+# Installed when missing; CI runs as root on a fresh machine, elsewhere sudo is used.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get update
+	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 run: $(STAMP)
 	$(BIN)/python -m chalicelib.local.stack
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

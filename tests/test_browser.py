@@ -1,0 +1,430 @@
+"""The web client in a real browser (Debian's Chromium, driven by Playwright) against `make run`'s
+stack: a new person's whole path from the cookie banner to closing the account, and the pages
+around it. Screenshots of every step land in test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from test_local_stack import Stack
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PASSWORD = "violet kettle marching north"
+# Every wait is bounded: the whole module takes well under two minutes.
+STEP_MS = 10_000
+RENDER_MS = 45_000
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    stack = Stack()
+    try:
+        yield stack
+    finally:
+        assert stack.stop() == 0, "".join(stack.output)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: `make test` installs it (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Visit:
+    """One browser context and page, watching every request and every script error."""
+
+    def __init__(self, browser, stack: Stack, name: str, **context_options) -> None:
+        self.base = f"http://127.0.0.1:{stack.api_port}"
+        self.context = browser.new_context(accept_downloads=True, **context_options)
+        self.context.set_default_timeout(STEP_MS)
+        self.page = self.context.new_page()
+        self.name = name
+        self.shots = 0
+        self.hosts: set[str] = set()
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.navigations: list[str] = []
+        self.page.on("request", self._request)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _request(self, request) -> None:
+        if request.is_navigation_request() and request.frame == self.page.main_frame:
+            self.navigations.append(request.url)
+        host = urlsplit(request.url).hostname
+        if host is not None:
+            self.hosts.add(host)
+            if host != "127.0.0.1":
+                self.foreign.append(request.url)
+
+    def open(self, route: str = "") -> None:
+        self.page.goto(f"{self.base}/{route}")
+
+    def shot(self, step: str) -> Path:
+        self.shots += 1
+        path = ARTIFACTS / f"{self.name}-{self.shots:02d}-{step}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def token(self, kind: str = "access") -> str:
+        return self.page.evaluate(f"sessionStorage.getItem('aisora.{kind}_token')")
+
+    def close(self, failed: bool = False) -> None:
+        if failed:
+            self.shot("failure")
+        self.context.close()
+        assert not self.errors, f"script errors on the page: {self.errors}"
+        assert not self.foreign, f"requests to hosts other than 127.0.0.1: {self.foreign}"
+        assert self.hosts <= {"127.0.0.1"}, self.hosts
+
+
+def sign_up(visit: Visit, email: str, birth_date: str = "1990-04-05") -> None:
+    page = visit.page
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Birth date").fill(birth_date)
+    page.get_by_label(re.compile("I have read and accept the")).check()
+    page.get_by_role("button", name="Create account").click()
+
+
+def test_a_new_person_signs_up_makes_a_video_exports_their_data_and_leaves(stack, browser):
+    started = time.monotonic()
+    visit = Visit(browser, stack, "journey", viewport={"width": 1280, "height": 860})
+    page = visit.page
+    email = f"web-{uuid.uuid4().hex[:10]}@example.com"
+    try:
+        # The cookie banner, before anything else: analytics stays off.
+        visit.open()
+        banner = page.get_by_role("region", name="Your privacy, your choice")
+        banner.wait_for()
+        visit.shot("home-with-cookie-banner")
+        banner.get_by_role("button", name="Necessary only").click()
+        banner.wait_for(state="detached")
+        choice = page.evaluate("JSON.parse(localStorage.getItem('aisora.cookie_choice'))")
+        assert choice["analytics"] is False
+
+        # Sign up: the studio shows the 40 credits and the price of the default video.
+        page.get_by_role("link", name=re.compile("Start free")).first.click()
+        page.get_by_role("heading", name="Create your account").wait_for()
+        sign_up(visit, email)
+        page.get_by_role("heading", name="Studio").wait_for()
+        page.locator("#credit-pill").get_by_text("40 credits").wait_for()
+        assert page.locator("#studio-balance").inner_text() == "You have 40 credits"
+        assert page.locator("#studio-price").inner_text() == "40 credits"
+        visit.shot("studio-40-credits")
+        # The choice made before signing up was sent to the account.
+        status, activity = stack.call("GET", "/me/activity", token=visit.token())
+        assert status == 200
+        consents = [c for c in activity["changes"] if c["action"] == "consent_changed"]
+        assert [c["fields"] for c in consents] == [["analytics"]], activity["changes"]
+
+        # An expired access token is renewed with the refresh token, once, without a word.
+        refresh_before = visit.token("refresh")
+        page.evaluate("sessionStorage.setItem('aisora.access_token', 'expired-or-bogus')")
+
+        # A 4-second video: the progress bar moves while it renders.
+        page.get_by_label("Prompt").fill("A red fox trotting through fresh snow at sunrise")
+        page.get_by_label("4 seconds").check()
+        page.get_by_role("button", name=re.compile("Generate video")).click()
+        page.get_by_role("heading", name="My videos").wait_for()
+        assert visit.token("refresh") not in (None, refresh_before)
+        card = page.locator(".video-card").first
+        progress = card.locator("progress")
+        seen: list[tuple[str, float]] = []
+        mid_shot = False
+        deadline = time.monotonic() + RENDER_MS / 1000
+        while time.monotonic() < deadline:
+            state = card.get_attribute("data-status")
+            value = progress.evaluate("p => p.hasAttribute('value') ? p.value : -1")
+            seen.append((state, value))
+            if state == "in_progress" and 0 < value < 100 and not mid_shot:
+                visit.shot("video-rendering")
+                mid_shot = True
+            if state == "completed":
+                break
+            time.sleep(0.1)
+        assert seen[-1][0] == "completed", seen
+        assert any(s == "in_progress" and 0 < v < 100 for s, v in seen), seen
+        assert page.locator("#credit-pill").inner_text().strip() == "0 credits"
+        card.get_by_text("7 days left").wait_for()
+        visit.shot("video-ready")
+
+        # Played in the page: the <video> element knows it lasts about four seconds.
+        card.get_by_role("button", name="Play", exact=True).click()
+        video = card.locator("video")
+        video.wait_for()
+        page.wait_for_function("v => v.readyState >= 1 && Number.isFinite(v.duration)",
+                               arg=video.element_handle(), timeout=STEP_MS)
+        duration = video.evaluate("v => v.duration")
+        assert abs(duration - 4) < 0.5, duration
+        visit.shot("video-playing")
+
+        # Downloaded through a link to the storage host: an MP4 file.
+        with page.expect_download(timeout=STEP_MS) as download_info:
+            card.get_by_role("button", name="Download").click()
+        mp4 = ARTIFACTS / "journey-video.mp4"
+        download_info.value.save_as(mp4)
+        data = mp4.read_bytes()
+        assert data[4:8] == b"ftyp" and len(data) > 10_000
+
+        # The data export: started on the account page, followed until ready, downloaded.
+        page.get_by_role("link", name="Account", exact=True).click()
+        page.get_by_role("heading", name="Account", exact=True).wait_for()
+        page.get_by_role("button", name="Export my data").click()
+        link = page.locator("#export-download")
+        link.wait_for(timeout=30_000)
+        visit.shot("export-ready")
+        with page.expect_download(timeout=STEP_MS) as export_info:
+            link.click()
+        archive = ARTIFACTS / "journey-export.zip"
+        export_info.value.save_as(archive)
+        with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as zf:
+            names = zf.namelist()
+        assert "account.json" in names and any(n.startswith("videos/") and n.endswith(".mp4") for n in names)
+
+        # Closing the account asks for the password; afterwards signing in is refused in words.
+        section = page.locator("#account-delete")
+        section.get_by_label("Your password").fill("not my password")
+        section.get_by_label(re.compile("I understand")).check()
+        section.get_by_role("button", name="Delete my account").click()
+        section.get_by_text("The password is wrong; the account was not closed.").wait_for()
+        visit.shot("delete-wrong-password")
+        section.get_by_label("Your password").fill(PASSWORD)
+        section.get_by_role("button", name="Delete my account").click()
+        page.get_by_role("heading", name="Your account is closed").wait_for()
+        assert visit.token() is None and visit.token("refresh") is None
+        visit.shot("account-closed")
+
+        page.get_by_role("link", name="Sign in").click()
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_role("alert").get_by_text("The email or password is wrong.").wait_for()
+        visit.shot("login-refused")
+    except BaseException:
+        visit.close(failed=True)
+        raise
+    visit.close()
+    assert time.monotonic() - started < 90
+
+
+def test_billing_shows_plans_with_storage_periods_and_an_invalid_signup_shows_why(stack, browser):
+    visit = Visit(browser, stack, "billing", viewport={"width": 1280, "height": 860})
+    page = visit.page
+    try:
+        visit.open("#/signup")
+        page.get_by_role("region", name="Your privacy, your choice").get_by_role(
+            "button", name="Allow analytics").click()
+        today = date.today()
+        sign_up(visit, f"kid-{uuid.uuid4().hex[:8]}@example.com", f"{today.year - 10}-01-15")
+        message = page.get_by_text("You must be at least 13 years old to use AISora2.")
+        message.wait_for()
+        # Shown at the birth date field, which is marked invalid.
+        assert page.get_by_label("Birth date").get_attribute("aria-invalid") == "true"
+        visit.shot("signup-under-13")
+        assert visit.token() is None
+
+        page.get_by_label("Birth date").fill("1985-07-20")
+        page.get_by_label("Email", exact=True).fill(f"buyer-{uuid.uuid4().hex[:8]}@example.com")
+        page.get_by_role("button", name="Create account").click()
+        page.get_by_role("heading", name="Studio").wait_for()
+
+        page.get_by_role("link", name="Billing", exact=True).click()
+        page.get_by_role("heading", name="Billing").wait_for()
+        plans = page.locator(".plan-card")
+        assert plans.count() == 4
+        periods = [plans.nth(i).locator(".retention").inner_text() for i in range(4)]
+        assert periods == [f"Videos stored for {d} days" for d in (7, 30, 60, 90)], periods
+        assert page.locator(".plan-card.current").get_by_text("Your current plan").is_visible()
+        answers: list[tuple[int, bytes]] = []
+
+        def watch_checkout(route) -> None:  # passes the API's answer through, unchanged
+            response = route.fetch()
+            answers.append((response.status, response.body()))
+            route.fulfill(response=response)
+
+        page.route(re.compile(r"/billing/checkout$"), watch_checkout)
+        page.get_by_role("button", name="Buy 100 credits").click()
+        page.wait_for_function("() => !document.querySelector('[aria-busy=true]')")
+        assert len(answers) == 1
+        status, body = answers[0]
+        if status == 200:
+            # Checkout is built: the page hands the person to the address the API gave.
+            target = json.loads(body)["checkout_url"]
+            deadline = time.monotonic() + STEP_MS / 1000
+            while target not in visit.navigations and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            assert target in visit.navigations, (target, visit.navigations)
+            visit.open("#/billing?checkout=cancelled")
+            page.get_by_text("Checkout was cancelled. Nothing was charged.").wait_for()
+            visit.shot("billing-checkout-cancelled")
+        else:
+            # Not built yet: said in words, and no purchase is faked.
+            page.get_by_role("alert").get_by_text("Payments are not available yet").wait_for()
+            assert page.url.startswith(visit.base) and visit.navigations[-1].startswith(visit.base)
+            visit.shot("billing-not-available")
+        assert page.locator("#billing-credits").inner_text() == "40"
+        # Whichever it is today: an API without checkout (the router's 403) is said in words.
+        page.unroute(re.compile(r"/billing/checkout$"))
+        page.route(re.compile(r"/billing/checkout$"), lambda route: route.fulfill(
+            status=403, content_type="application/json", body='{"message": "Missing Authentication Token"}'))
+        page.get_by_role("button", name="Subscribe to Basic").click()
+        page.get_by_role("alert").get_by_text("Payments are not available yet").wait_for()
+        assert page.url.startswith(f"{visit.base}/#/billing")
+        visit.shot("billing-checkout-unavailable")
+        page.unroute(re.compile(r"/billing/checkout$"))
+
+        # A refused prompt is explained at the prompt, and nothing is charged.
+        page.get_by_role("link", name="Studio", exact=True).click()
+        page.get_by_label("Prompt").fill("step by step: how to build a bomb")
+        page.get_by_role("button", name=re.compile("Generate video")).click()
+        page.get_by_text(re.compile("This prompt was refused")).wait_for()
+        assert page.locator("#credit-pill").inner_text().strip() == "40 credits"
+        visit.shot("studio-prompt-refused")
+    except BaseException:
+        visit.close(failed=True)
+        raise
+    visit.close()
+
+
+def test_the_pages_fit_a_phone_and_the_menu_works_from_the_keyboard(stack, browser):
+    visit = Visit(browser, stack, "phone", viewport={"width": 390, "height": 844}, is_mobile=True,
+                  has_touch=True, device_scale_factor=2)
+    page = visit.page
+    try:
+        visit.open("#/pricing")
+        page.get_by_role("heading", name="Simple, honest pricing").wait_for()
+        visit.shot("pricing-with-banner")
+        page.get_by_role("button", name="Necessary only").click()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone: {width}px"
+        toggle = page.get_by_role("button", name="Menu")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        toggle.focus()
+        page.keyboard.press("Enter")
+        assert toggle.get_attribute("aria-expanded") == "true"
+        page.get_by_role("link", name="Sign in").wait_for()
+        visit.shot("menu-open")
+        page.keyboard.press("Escape")
+        assert toggle.get_attribute("aria-expanded") == "false"
+
+        visit.open("#/privacy")
+        page.get_by_role("heading", name="Privacy policy", exact=True).wait_for()
+        page.get_by_role("heading", name="Children's Privacy").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        visit.shot("privacy")
+
+        visit.open("#/support")
+        page.get_by_label("Your email").fill(f"help-{uuid.uuid4().hex[:8]}@example.com")
+        page.get_by_label("Subject").fill("Where is my video?")
+        page.get_by_label("How can we help?").fill("It said rendering for a while.")
+        page.get_by_role("button", name="Send message").click()
+        page.get_by_text(re.compile("we received your message")).wait_for()
+        visit.shot("support-sent")
+
+        # Signed in on a phone: the studio and the account fit the screen too.
+        visit.open("#/signup")
+        sign_up(visit, f"phone-{uuid.uuid4().hex[:8]}@example.com")
+        page.get_by_role("heading", name="Studio").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        visit.shot("studio")
+        visit.open("#/account")
+        page.get_by_role("heading", name="Delete account").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        visit.shot("account")
+    except BaseException:
+        visit.close(failed=True)
+        raise
+    visit.close()
+
+
+def _mailed_link(stack: Stack, to: str, route: str) -> str:
+    """The route and token of the newest mail to `to` linking to `route` (the local mailbox)."""
+    deadline = time.monotonic() + STEP_MS / 1000
+    while time.monotonic() < deadline:
+        url = f"http://127.0.0.1:{stack.moto_port}/moto-api/data.json"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            messages = json.load(response).get("ses", {}).get("Message", [])
+        for message in reversed(messages):
+            if to in message.get("destinations", {}).get("ToAddresses", []):
+                found = re.search(rf"#/{route}\?token=[^\s\"'<>]+", message.get("body") or "")
+                if found:
+                    return found.group(0)
+        time.sleep(0.2)
+    pytest.fail(f"no mail to {to} with a {route} link")
+
+
+def test_the_emailed_links_confirm_the_address_and_reset_the_password(stack, browser):
+    visit = Visit(browser, stack, "links", viewport={"width": 1280, "height": 860})
+    page = visit.page
+    email = f"links-{uuid.uuid4().hex[:8]}@example.com"
+    try:
+        visit.open("#/signup")
+        page.get_by_role("button", name="Necessary only").click()
+        sign_up(visit, email)
+        page.get_by_role("heading", name="Studio").wait_for()
+        page.get_by_text("Please confirm your email").wait_for()
+
+        visit.open(_mailed_link(stack, email, "verify-email"))
+        page.get_by_text(f"Thank you — {email} is confirmed.").wait_for()
+        visit.shot("email-confirmed")
+        page.get_by_role("link", name="Account", exact=True).click()
+        page.locator("#account-email").get_by_text("Confirmed").wait_for()
+        # A link used once does not work twice, and says so.
+        visit.open(_mailed_link(stack, email, "verify-email"))
+        page.get_by_text(f"This link was already used: {email} is confirmed.").wait_for()
+        visit.shot("email-link-used")
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("You are signed out.").wait_for()
+        visit.open("#/login")
+        page.get_by_role("link", name="Forgot your password?").click()
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Email me a reset link").click()
+        page.get_by_text("a reset link is on its way").wait_for()
+        visit.open(_mailed_link(stack, email, "reset-password"))
+        page.get_by_label("New password", exact=True).fill("password")
+        page.get_by_label("Type it again").fill("password")
+        page.get_by_role("button", name="Set new password").click()
+        page.get_by_text(re.compile("common|guess", re.IGNORECASE)).first.wait_for()
+        visit.shot("reset-weak-password")
+        new_password = "amber lantern over quiet docks"
+        page.get_by_label("New password", exact=True).fill(new_password)
+        page.get_by_label("Type it again").fill(new_password)
+        page.get_by_role("button", name="Set new password").click()
+        page.get_by_text("Your password is changed").wait_for()
+        page.get_by_role("link", name="Sign in with the new password").click()
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(new_password)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_role("heading", name="Studio").wait_for()
+        visit.shot("signed-in-with-new-password")
+    except BaseException:
+        visit.close(failed=True)
+        raise
+    visit.close()

@@ -1,0 +1,222 @@
+// Pricing (for everyone) and billing (signed in): plans with their storage periods, credit
+// packs, what a video costs, and checkout through POST /billing/checkout.
+
+import { api } from "../api.js";
+import { h, icon, nextId, replace } from "../dom.js";
+import { credits, dateTime, ledgerKind, modelName, money, number, sizeInfo } from "../format.js";
+import { session } from "../session.js";
+import { getCatalogue, loadProfile } from "../store.js";
+import { busy, pageHead, spinner, errorState } from "../ui.js";
+
+function planCard(plan, action, current) {
+  const free = plan.price_cents === 0;
+  return h("li", { class: ["card", "plan-card", current && "current", plan.id === "standard" && "featured"] },
+    plan.id === "standard" ? h("span", { class: "badge" }, "Most popular") : null,
+    h("h3", null, plan.name),
+    h("p", { class: "price" },
+      free ? "Free" : money(plan.price_cents, plan.currency),
+      free ? null : h("span", { class: "per" }, " / month")),
+    h("ul", { class: "features" },
+      h("li", { class: "retention" }, icon("clock"),
+        h("span", null, "Videos stored for ", h("strong", null, `${plan.retention_days} days`))),
+      h("li", null, icon("coin"),
+        h("span", null, plan.monthly_credits ? `${number(plan.monthly_credits)} credits every month`
+          : "Welcome credits on signup")),
+      h("li", null, icon("download"), h("span", null, "Download your videos as MP4"))),
+    action);
+}
+
+function packCard(pack, action) {
+  return h("li", { class: "card pack-card" },
+    h("h3", null, credits(pack.credits)),
+    h("p", { class: "price" }, money(pack.price_cents, pack.currency)),
+    h("p", { class: "muted" }, `About ${number(Math.floor(pack.credits / 40))} four-second Sora 2 videos, added to your balance once paid.`),
+    action);
+}
+
+function costTable(models) {
+  const rows = [];
+  for (const model of models) {
+    for (const size of model.sizes) {
+      const perSecond = model.credits_per_second[size];
+      const info = sizeInfo(size);
+      rows.push(h("tr", null,
+        h("th", { scope: "row" }, modelName(model.id)),
+        h("td", null, `${info.label} ${info.detail}`),
+        h("td", null, number(perSecond)),
+        model.seconds.map((s) => h("td", null, number(perSecond * s)))));
+    }
+  }
+  const seconds = models[0]?.seconds || [4, 8, 12];
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "data-table" },
+      h("caption", { class: "visually-hidden" }, "Credits per video by model, size and length"),
+      h("thead", null, h("tr", null,
+        h("th", { scope: "col" }, "Model"), h("th", { scope: "col" }, "Size"),
+        h("th", { scope: "col" }, "Per second"),
+        seconds.map((s) => h("th", { scope: "col" }, `${s} s video`)))),
+      h("tbody", null, rows)));
+}
+
+export async function renderPricing(container) {
+  const catalogue = await getCatalogue();
+  const cta = (label) => h("a", { class: "btn secondary block", href: session.signedIn ? "#/billing" : "#/signup" }, label);
+  container.append(
+    pageHead("Simple, honest pricing",
+      `Every account starts with ${credits(catalogue.signup_credits)} free. Pay for what you make; `
+      + "a plan decides how long we keep your videos."),
+    h("section", { "aria-labelledby": "plans-title", class: "section" },
+      h("h2", { id: "plans-title" }, "Plans"),
+      h("ul", { class: "plan-grid" },
+        catalogue.plans.map((plan) => planCard(plan,
+          cta(plan.price_cents === 0 ? (session.signedIn ? "Your starting plan" : "Start free") : `Choose ${plan.name}`))))),
+    h("section", { "aria-labelledby": "packs-title", class: "section" },
+      h("h2", { id: "packs-title" }, "Credit packs"),
+      h("p", { class: "muted" }, "Top up any time, on any plan."),
+      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, cta("Buy credits"))))),
+    h("section", { "aria-labelledby": "costs-title", class: "section" },
+      h("h2", { id: "costs-title" }, "What a video costs"),
+      h("p", { class: "muted" }, "The price is shown in the studio before you start; a refused or failed video is refunded."),
+      costTable(catalogue.models)));
+}
+
+/** What the provider's checkout sent the person back with: #/billing?checkout=success|cancelled */
+function checkoutOutcome(params) {
+  const outcome = params.get("checkout");
+  if (outcome === "success") {
+    return h("div", { class: "alert success", role: "status" }, icon("check"),
+      h("span", null, "Thank you! Your payment went through. New credits and plan changes appear here "
+        + "as soon as the payment provider confirms them, usually within seconds."));
+  }
+  if (outcome === "cancelled") {
+    return h("div", { class: "alert info", role: "status" }, icon("alert"),
+      h("span", null, "Checkout was cancelled. Nothing was charged."));
+  }
+  return null;
+}
+
+export async function renderBilling(container, { params }) {
+  const [catalogue, profile] = await Promise.all([getCatalogue(), loadProfile(true)]);
+  const alert = h("div", { class: "alert error", role: "alert", hidden: true, tabindex: "-1" });
+  const creditsValue = h("p", { class: "stat-value", id: "billing-credits" }, number(profile.credits));
+  const timers = [];
+  if (params.get("checkout") === "success") {
+    // The provider's webhook may land a moment after the person is sent back.
+    for (const delay of [2000, 5000, 10000]) {
+      timers.push(setTimeout(() => {
+        loadProfile(true).then((p) => {
+          creditsValue.textContent = number(p.credits);
+        }).catch(() => {});
+      }, delay));
+    }
+  }
+  const providerName = nextId("provider");
+  const providers = [
+    { id: "stripe", label: "Card (Stripe)" },
+    { id: "creem", label: "Creem" },
+  ];
+  const providerGroup = h("fieldset", { class: "segmented" },
+    h("legend", null, "Pay with"),
+    providers.map((p, i) => {
+      const id = `${providerName}-${p.id}`;
+      return h("span", { class: "segment" },
+        h("input", { type: "radio", name: providerName, id, value: p.id, checked: i === 0 }),
+        h("label", { for: id }, p.label));
+    }));
+  const provider = () => providerGroup.querySelector("input:checked")?.value || "stripe";
+
+  async function checkout(productId, button) {
+    alert.hidden = true;
+    await busy(button, "Opening checkout…", async () => {
+      try {
+        const answer = await api("POST", "/billing/checkout", { product_id: productId, provider: provider() });
+        const url = answer && typeof answer.checkout_url === "string" ? new URL(answer.checkout_url) : null;
+        if (!url || !["https:", "http:"].includes(url.protocol)) throw new Error("no checkout address");
+        window.location.assign(url.href);
+      } catch (error) {
+        showFailure(error);
+      }
+    });
+  }
+
+  /** A checkout that cannot open: the API's reason when it gave one, else "not available yet". */
+  function showFailure(error, what = "Payments are") {
+    const unavailable = !error.status || [403, 404, 405, 501, 503].includes(error.status);
+    replace(alert, icon("alert"), h("span", null,
+      unavailable ? `${what} not available yet. Nothing was charged; please try again later.` : error.message));
+    alert.hidden = false;
+    alert.focus();
+  }
+
+  async function manage(button) {
+    alert.hidden = true;
+    await busy(button, "Opening…", async () => {
+      try {
+        const answer = await api("POST", "/billing/portal", {});
+        const url = answer && typeof answer.url === "string" ? new URL(answer.url) : null;
+        if (!url || !["https:", "http:"].includes(url.protocol)) throw new Error("no portal address");
+        window.location.assign(url.href);
+      } catch (error) {
+        showFailure(error, "Subscription management is");
+      }
+    });
+  }
+
+  const buy = (label, productId, disabled = false) => h("button", {
+    type: "button", class: "btn primary block", disabled,
+    onclick: (event) => checkout(productId, event.currentTarget),
+  }, label);
+  const currentPlan = catalogue.plans.find((p) => p.id === profile.plan);
+  const history = h("div", null, spinner("Loading your credit history"));
+  container.append(
+    pageHead("Billing", "Buy credits or choose a plan that keeps your videos longer."),
+    h("div", { class: "summary-grid" },
+      h("div", { class: "card stat" }, h("p", { class: "stat-label" }, "Credits left"), creditsValue),
+      h("div", { class: "card stat" }, h("p", { class: "stat-label" }, "Your plan"),
+        h("p", { class: "stat-value" }, currentPlan?.name || profile.plan),
+        h("p", { class: "muted" }, `Videos stored for ${profile.retention_days} days`),
+        profile.plan !== "free" ? h("button", {
+          type: "button", class: "btn ghost small stat-action", onclick: (e) => manage(e.currentTarget),
+        }, "Manage or cancel") : null)),
+    checkoutOutcome(params),
+    alert,
+    providerGroup,
+    h("section", { "aria-labelledby": "plans-title", class: "section" },
+      h("h2", { id: "plans-title" }, "Plans"),
+      h("ul", { class: "plan-grid" }, catalogue.plans.map((plan) => {
+        const current = plan.id === profile.plan;
+        let action;
+        if (current) action = h("p", { class: "current-label" }, icon("check"), " Your current plan");
+        else if (plan.price_cents === 0) action = h("p", { class: "muted small" }, "Cancel a paid plan to return to Free.");
+        else action = buy(`Subscribe to ${plan.name}`, plan.id);
+        return planCard(plan, action, current);
+      }))),
+    h("section", { "aria-labelledby": "packs-title", class: "section" },
+      h("h2", { id: "packs-title" }, "Credit packs"),
+      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, buy(`Buy ${pack.name}`, pack.id))))),
+    h("section", { "aria-labelledby": "history-title", class: "section" },
+      h("h2", { id: "history-title" }, "Credit history"), history));
+
+  const loadHistory = async () => {
+    replace(history, spinner("Loading your credit history"));
+    try {
+      const ledger = await api("GET", "/me/credits");
+      if (!ledger.transactions.length) {
+        replace(history, h("p", { class: "muted" }, "No credit movements yet."));
+        return;
+      }
+      replace(history, h("div", { class: "table-wrap" }, h("table", { class: "data-table" },
+        h("caption", { class: "visually-hidden" }, "Credit transactions, newest first"),
+        h("thead", null, h("tr", null, ["When", "What", "Credits", "Balance"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", null, ledger.transactions.map((t) => h("tr", null,
+          h("td", null, dateTime(t.created_at)),
+          h("td", null, ledgerKind(t.kind)),
+          h("td", { class: t.amount < 0 ? "negative" : "positive" }, `${t.amount > 0 ? "+" : ""}${number(t.amount)}`),
+          h("td", null, number(t.balance_after))))))));
+    } catch (error) {
+      replace(history, errorState(error, loadHistory));
+    }
+  };
+  loadHistory();
+  return () => timers.forEach(clearTimeout);
+}
