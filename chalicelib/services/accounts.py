@@ -11,9 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.mail import Mailer
 from chalicelib.config import Settings
@@ -26,7 +24,7 @@ from chalicelib.errors import (
     UnderMinimumAge,
 )
 from chalicelib.models import EmailClaim, LedgerEntry, User
-from chalicelib.models.base import utcnow
+from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import audit, catalogue, notices, onetime, passwords, policy, sessions, throttling
 from chalicelib.services.client_info import ClientInfo
 
@@ -137,7 +135,7 @@ def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.
         created_at=now,
     )
     try:
-        with TransactWrite(connection=Connection()) as tx:
+        with transaction() as tx:
             tx.save(EmailClaim(form.email, user_id=user_id), condition=EmailClaim.email.does_not_exist())
             tx.save(user, condition=User.user_id.does_not_exist())
             tx.save(grant, condition=LedgerEntry.reference.does_not_exist())
@@ -222,7 +220,7 @@ def verify_email(token: object, deps: AccountDeps, client: ClientInfo) -> dict[s
         raise LinkInvalid("This link is for an address change that was replaced.", field="token")
     old_email, new_email = user.email, record.email
     try:
-        with TransactWrite(connection=Connection()) as tx:
+        with transaction() as tx:
             tx.save(EmailClaim(new_email, user_id=user.user_id), condition=EmailClaim.email.does_not_exist())
             tx.delete(EmailClaim(old_email), condition=EmailClaim.user_id == user.user_id)
             tx.update(

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -30,7 +29,7 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import Settings, webhook_secret
 from chalicelib.errors import DomainError, InvalidInput, NotFound
 from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, User
-from chalicelib.models.base import utcnow
+from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, catalogue, credits, retention
 
 log = logging.getLogger(__name__)
@@ -338,7 +337,7 @@ def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscrip
     if status not in _ACTIVE:
         same_or_none = User.subscription_id == subscription_id
     try:
-        with TransactWrite(connection=Connection()) as tx:
+        with transaction() as tx:
             _once(event)(tx)
             tx.update(User(user_id), actions=actions, condition=newer_or_first & same_or_none)
     except TransactWriteError as exc:

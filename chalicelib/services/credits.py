@@ -9,17 +9,22 @@ go below zero through spending.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Busy, InsufficientCredits, NotFound
 from chalicelib.models import LedgerEntry, User
+from chalicelib.models.base import transaction
 
-_ATTEMPTS = 4
+# Optimistic concurrency: a lost race reads the balance again after a short, jittered pause.
+# Races are rare (one person's balance), but a burst of parallel requests must all resolve.
+_ATTEMPTS = 25
+_MAX_PAUSE = 0.1
 
 ExtraWrites = Callable[[TransactWrite], None]
 
@@ -43,11 +48,10 @@ def apply(
     cause was already recorded or `extra_writes`' conditions fail. Only a clawback (a refund
     or dispute of credits already spent) may leave the balance below zero.
     """
-    for _ in range(_ATTEMPTS):
-        try:
-            user = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
-        except DoesNotExist:
-            raise NotFound("This account no longer exists.") from None
+    user = _read(user_id)
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(_MAX_PAUSE, 0.005 * 2**attempt)))  # noqa: S311 - jitter
         if amount < 0 and not allow_negative and user.status != "active":
             raise NotFound("This account is closed.")
         balance = int(user.credits)
@@ -56,7 +60,7 @@ def apply(
             raise InsufficientCredits(cost=-amount, balance=balance)
         entry = LedgerEntry(user_id, reference, kind=kind, amount=amount, balance_after=after)
         try:
-            with TransactWrite(connection=Connection()) as tx:
+            with transaction() as tx:
                 tx.update(
                     User(user_id),
                     actions=[User.credits.set(after)],
@@ -66,16 +70,24 @@ def apply(
                 if extra_writes:
                     extra_writes(tx)
         except TransactWriteError as exc:
-            codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-            if "ConditionalCheckFailed" in codes[1:]:
-                raise AlreadyApplied(reference) from None
-            if codes and codes[0] in ("ConditionalCheckFailed", "TransactionConflict"):
-                continue  # the balance moved since we read it: read again
-            if "TransactionConflict" in codes:
-                continue
-            raise
+            codes = {r.code for r in (exc.cancellation_reasons or []) if r}
+            if not codes & {"TransactionConflict", "ConditionalCheckFailed"}:
+                raise
+            # pynamodb orders a transaction's items by kind, so the reasons' positions say
+            # little: the balance read again tells whether it was the race.
+            user = _read(user_id)
+            if "TransactionConflict" in codes or int(user.credits) != balance:
+                continue  # the balance moved since we read it: try with the new one
+            raise AlreadyApplied(reference) from None  # the cause, or extra_writes, was done
         return after
     raise Busy("Your balance is changing too quickly; try again in a moment.")
+
+
+def _read(user_id: str) -> User:
+    try:
+        return User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
+    except DoesNotExist:
+        raise NotFound("This account no longer exists.") from None
 
 
 def history(user_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.queue import MessageQueue
@@ -35,7 +33,7 @@ from chalicelib.models import (
     User,
     VideoJob,
 )
-from chalicelib.models.base import utcnow
+from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, audit, credits, passwords, policy, sessions
 from chalicelib.services.client_info import ClientInfo
 
@@ -228,7 +226,7 @@ def close(user: User, erase_after: datetime, action: str) -> datetime:
     """Disables the account at once and queues its erasure. The email is freed at once."""
     now = utcnow()
     due_by = max(erase_after, now) + ERASURE_PROMISE
-    with TransactWrite(connection=Connection()) as tx:
+    with transaction() as tx:
         tx.update(
             User(user.user_id),
             actions=[
@@ -324,7 +322,7 @@ def _pseudonymise(row: LedgerEntry, pseudonym: str) -> None:
         balance_after=row.balance_after, created_at=row.created_at,
     )
     try:
-        with TransactWrite(connection=Connection()) as tx:
+        with transaction() as tx:
             tx.save(copy, condition=LedgerEntry.reference.does_not_exist())
             tx.delete(LedgerEntry(row.user_id, row.reference))
     except TransactWriteError:

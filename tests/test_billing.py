@@ -1,0 +1,343 @@
+"""Credits and payments: checkout, webhooks signed as the providers sign them, each effect at
+most once, clawbacks, subscriptions in any order, and the daily reconciliation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import stripe
+from conftest import get, post, signup_body
+
+from chalicelib.adapters.creem import CreemPayments
+from chalicelib.adapters.stripe_payments import StripePayments
+from chalicelib.models import User
+from chalicelib.services import billing
+
+STRIPE_SECRET = "whsec_test_only_stripe"
+CREEM_SECRET = "test_only_creem"
+
+
+@pytest.fixture(autouse=True)
+def webhook_secrets(monkeypatch):
+    # The secrets are configuration: read from the environment when a webhook arrives.
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+    monkeypatch.setenv("CREEM_WEBHOOK_SECRET", CREEM_SECRET)
+
+
+def account(client) -> dict[str, Any]:
+    body = signup_body()
+    tokens = post(client, "/auth/signup", body).json_body
+    user_id = get(client, "/me", tokens["access_token"]).json_body["id"]
+    return {**body, **tokens, "id": user_id}
+
+
+def balance(client, who) -> int:
+    return get(client, "/me/credits", who["access_token"]).json_body["balance"]
+
+
+def stripe_event(kind: str, obj: dict[str, Any], created: int | None = None, event_id: str | None = None):
+    return {"id": event_id or f"evt_{uuid.uuid4().hex}", "object": "event", "type": kind,
+            "created": created or int(time.time()), "data": {"object": obj}}
+
+
+def send_stripe(client, event: dict[str, Any], stamp: int | None = None, secret: str = STRIPE_SECRET,
+                body: bytes | None = None):
+    raw = body if body is not None else json.dumps(event).encode()
+    stamp = int(time.time()) if stamp is None else stamp
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + json.dumps(event).encode(), hashlib.sha256)
+    return client.http.post("/webhooks/stripe", body=raw, headers={
+        "Content-Type": "application/json", "Stripe-Signature": f"t={stamp},v1={mac.hexdigest()}"})
+
+
+def send_creem(client, event: dict[str, Any], secret: str = CREEM_SECRET):
+    raw = json.dumps(event).encode()
+    signature = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return client.http.post("/webhooks/creem", body=raw, headers={
+        "Content-Type": "application/json", "creem-signature": signature})
+
+
+def pack_paid(who, pack="pack_100", intent=None) -> dict[str, Any]:
+    return stripe_event("checkout.session.completed", {
+        "id": f"cs_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "payment",
+        "payment_status": "paid", "client_reference_id": who["id"], "amount_total": 499,
+        "currency": "usd", "payment_intent": intent or f"pi_{uuid.uuid4().hex}",
+        "metadata": {"user_id": who["id"], "product_id": pack}})
+
+
+# --- checkout through the local stand-in ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["stripe", "creem"])
+def test_a_pack_bought_through_the_local_checkout_is_credited_once(client, provider):
+    who = account(client)
+    started = post(client, "/billing/checkout", {"product_id": "pack_100", "provider": provider},
+                   who["access_token"])
+    assert started.status_code == 200, started.json_body
+    path = started.json_body["checkout_url"].split("8000", 1)[1]
+    page = client.http.get(path)
+    assert page.status_code == 200 and "Pay $4.99" in page.body.decode()
+    paid = client.http.post(f"{path}/pay", body=b"",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert paid.status_code == 303 and "checkout=success" in paid.headers["Location"]
+    client.http.post(f"{path}/pay", body=b"", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert balance(client, who) == 140
+    kinds = [t["kind"] for t in get(client, "/me/credits", who["access_token"]).json_body["transactions"]]
+    assert kinds == ["purchase", "signup_grant"]
+
+
+def test_a_plan_bought_locally_changes_the_plan_grants_its_credits_and_extends_videos(client):
+    who = account(client)
+    url = post(client, "/billing/checkout", {"product_id": "basic", "provider": "stripe"},
+               who["access_token"]).json_body["checkout_url"]
+    client.http.post(url.split("8000", 1)[1] + "/pay", body=b"",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    me = get(client, "/me", who["access_token"]).json_body
+    assert me["plan"] == "basic" and me["retention_days"] == 30
+    assert me["credits"] == 40 + 400
+    again = post(client, "/billing/checkout", {"product_id": "pro"}, who["access_token"])
+    assert again.status_code == 422 and again.json_body["error"]["field"] == "product_id"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"product_id": "pack_9999"}, "product_id"), ({"product_id": "free"}, "product_id"),
+    ({"product_id": "pack_100", "provider": "paypal"}, "provider"),
+])
+def test_a_bad_checkout_names_the_field(client, body, field):
+    who = account(client)
+    response = post(client, "/billing/checkout", body, who["access_token"])
+    assert response.status_code == 422 and response.json_body["error"]["field"] == field
+
+
+# --- webhooks: signatures and replays ------------------------------------------------------------
+
+
+def test_a_replayed_stripe_event_grants_once(client):
+    who = account(client)
+    event = pack_paid(who)
+    assert send_stripe(client, event).status_code == 200
+    assert send_stripe(client, event).json_body["outcome"] == "duplicate"
+    assert balance(client, who) == 140
+
+
+@pytest.mark.parametrize("forgery", ["wrong secret", "stale", "future", "tampered body", "no header"])
+def test_a_forged_or_stale_stripe_webhook_is_400_and_changes_nothing(client, forgery):
+    who = account(client)
+    event = pack_paid(who)
+    if forgery == "wrong secret":
+        response = send_stripe(client, event, secret="whsec_someone_else")
+    elif forgery == "stale":
+        response = send_stripe(client, event, stamp=int(time.time()) - 301)
+    elif forgery == "future":
+        response = send_stripe(client, event, stamp=int(time.time()) + 301)
+    elif forgery == "tampered body":
+        tampered = json.loads(json.dumps(event))
+        tampered["data"]["object"]["metadata"]["product_id"] = "pack_1500"
+        response = send_stripe(client, event, body=json.dumps(tampered).encode())
+    else:
+        response = client.http.post("/webhooks/stripe", body=json.dumps(event).encode(),
+                                    headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json_body["error"]["code"] == "bad_signature"
+    assert balance(client, who) == 40
+
+
+def test_an_unpaid_checkout_waits_for_its_async_payment(client):
+    who = account(client)
+    event = pack_paid(who)
+    event["data"]["object"]["payment_status"] = "unpaid"
+    send_stripe(client, event)
+    assert balance(client, who) == 40
+    later = json.loads(json.dumps(event))
+    later.update(id=f"evt_{uuid.uuid4().hex}", type="checkout.session.async_payment_succeeded")
+    later["data"]["object"]["payment_status"] = "paid"
+    send_stripe(client, later)
+    assert balance(client, who) == 140
+
+
+def test_a_forged_creem_webhook_is_400_and_a_replay_grants_once(client):
+    who = account(client)
+    event = {"id": f"evt_{uuid.uuid4().hex}", "eventType": "checkout.completed",
+             "created_at": int(time.time() * 1000),
+             "object": {"id": "ch_1",
+                        "order": {"id": f"ord_{uuid.uuid4().hex}", "amount": 499, "currency": "USD"},
+                        "metadata": {"user_id": who["id"], "product_id": "pack_100"}}}
+    assert send_creem(client, event, secret="not-the-secret").status_code == 400
+    assert balance(client, who) == 40
+    assert send_creem(client, event).status_code == 200
+    assert send_creem(client, event).json_body["outcome"] == "duplicate"
+    assert balance(client, who) == 140
+
+
+# --- refunds and disputes -----------------------------------------------------------------------
+
+
+def test_a_partial_then_full_refund_claws_back_in_proportion_and_no_more(client):
+    who = account(client)
+    intent = f"pi_{uuid.uuid4().hex}"
+    send_stripe(client, pack_paid(who, "pack_500", intent))
+    assert balance(client, who) == 540
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 1999,
+              "amount_refunded": 999}
+    send_stripe(client, stripe_event("charge.refunded", charge))
+    assert balance(client, who) == 540 - 250
+    send_stripe(client, stripe_event("charge.refunded", {**charge, "amount_refunded": 1999}))
+    send_stripe(client, stripe_event("charge.dispute.created", {"payment_intent": intent}))
+    assert balance(client, who) == 40
+
+
+def test_a_dispute_of_spent_credits_leaves_a_negative_balance_that_blocks_videos(client):
+    who = account(client)
+    intent = f"pi_{uuid.uuid4().hex}"
+    send_stripe(client, pack_paid(who, "pack_100", intent))
+    video = {"prompt": "Gulls over a pier", "seconds": 8, "size": "720x1280"}
+    assert post(client, "/videos", video, who["access_token"]).status_code == 202  # spends 80
+    send_stripe(client, stripe_event("charge.dispute.created", {"payment_intent": intent}))
+    assert balance(client, who) == -40
+    assert post(client, "/videos", {**video, "seconds": 4}, who["access_token"]).status_code == 402
+
+
+def test_a_creem_refund_claws_back(client):
+    who = account(client)
+    order = f"ord_{uuid.uuid4().hex}"
+    send_creem(client, {"id": f"evt_{uuid.uuid4().hex}", "eventType": "checkout.completed", "created_at": 1,
+                        "object": {"id": "ch", "order": {"id": order, "amount": 499, "currency": "USD"},
+                                   "metadata": {"user_id": who["id"], "product_id": "pack_100"}}})
+    send_creem(client, {"id": f"evt_{uuid.uuid4().hex}", "eventType": "refund.created", "created_at": 2,
+                        "object": {"id": "ref_1", "refund_amount": 499,
+                                   "order": {"id": order, "amount": 499}}})
+    assert balance(client, who) == 40
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+def subscription_event(who, kind, status, plan, created, sub="sub_1"):
+    return stripe_event(kind, {"id": sub, "object": "subscription", "status": status,
+                               "metadata": {"user_id": who["id"], "product_id": plan}}, created=created)
+
+
+def test_subscription_events_in_any_order_end_in_the_right_state(client):
+    who = account(client)
+    t = int(time.time())
+    send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "pro", t + 20))
+    send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "basic", t + 10))
+    assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
+    send_stripe(client, subscription_event(who, "customer.subscription.deleted", "canceled", "pro", t + 40))
+    send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30))
+    assert get(client, "/me", who["access_token"]).json_body["plan"] == "free"
+
+
+def test_each_invoice_grants_the_plans_monthly_credits_once(client):
+    who = account(client)
+    invoice = {"id": f"in_{uuid.uuid4().hex}", "object": "invoice", "amount_paid": 1999, "currency": "usd",
+               "parent": {"subscription_details": {"subscription": "sub_9", "metadata": {
+                   "user_id": who["id"], "product_id": "standard"}}}}
+    event = stripe_event("invoice.paid", invoice)
+    send_stripe(client, event)
+    send_stripe(client, event)
+    send_stripe(client, stripe_event("invoice.paid", {**invoice, "id": f"in_{uuid.uuid4().hex}"}))
+    assert balance(client, who) == 40 + 2 * 1000
+
+
+# --- the providers' APIs, faked at their transport ------------------------------------------------
+
+
+class RecordingStripeTransport(stripe.HTTPClient):
+    """Answers as Stripe's API would; remembers every request."""
+
+    name = "recording"
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__()
+        self.answer = answer
+        self.requests: list[tuple[str, str, dict[str, str], str]] = []
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        self.requests.append((method, url, dict(headers or {}), post_data or ""))
+        return json.dumps(self.answer), 200, {"request-id": "req_1"}
+
+
+def test_stripe_checkout_sends_a_session_for_the_product_with_an_idempotency_key():
+    transport = RecordingStripeTransport({"id": "cs_1", "object": "checkout.session",
+                                          "url": "https://checkout.stripe.com/c/cs_1"})
+    payments = StripePayments("sk_test_123", http_client=transport)
+    url = payments.checkout_url(user_id="u1", email="a@example.com", product_id="basic", name="Basic plan",
+                                price_cents=999, currency="usd", subscription=True,
+                                success_url="https://x/ok", cancel_url="https://x/no", idempotency_key="k-1")
+    assert url == "https://checkout.stripe.com/c/cs_1"
+    ((method, address, headers, form),) = transport.requests
+    assert method == "post" and address.endswith("/v1/checkout/sessions")
+    assert headers["Idempotency-Key"] == "k-1"
+    fields = {k: v[0] for k, v in parse_qs(form).items()}
+    assert fields["mode"] == "subscription" and fields["client_reference_id"] == "u1"
+    assert fields["metadata[user_id]"] == "u1"
+    assert fields["subscription_data[metadata][product_id]"] == "basic"
+    assert fields["line_items[0][price_data][recurring][interval]"] == "month"
+    assert fields["line_items[0][price_data][unit_amount]"] == "999"
+
+
+def test_creem_checkout_posts_to_its_api_with_the_key():
+    seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+
+    class Creem(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, dict(self.headers), body))
+            answer = json.dumps({"id": "ch_1", "checkout_url": "https://checkout.creem.io/ch_1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Creem)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        payments = CreemPayments("creem_test_key", f"http://127.0.0.1:{server.server_port}")
+        url = payments.checkout_url(creem_product_id="prod_1", request_id="r1", email="a@example.com",
+                                    metadata={"user_id": "u1", "product_id": "pack_100"},
+                                    success_url="https://x/ok")
+    finally:
+        server.shutdown()
+    assert url == "https://checkout.creem.io/ch_1"
+    ((path, headers, body),) = seen
+    assert path == "/v1/checkouts"
+    assert {k.lower(): v for k, v in headers.items()}["x-api-key"] == "creem_test_key"
+    assert body["product_id"] == "prod_1" and body["metadata"]["user_id"] == "u1"
+
+
+# --- money never lost or doubled ------------------------------------------------------------------
+
+
+def test_fifty_parallel_spends_of_ten_videos_worth_spend_exactly_ten():
+    # A moto server that applies one request at a time, as DynamoDB applies writes to one
+    # item: any read-then-write in our code would let an eleventh spend through.
+    script = Path(__file__).with_name("concurrent_spend.py")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={"PATH": os.environ["PATH"]}, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"spent": 10, "refused": 40, "other": [], "balance": 0, "ledger_sum": 0}
+
+
+def test_the_daily_check_finds_a_balance_that_differs_from_its_ledger(client):
+    who = account(client)
+    assert who["id"] not in [d["user_id"] for d in billing.reconcile_balances()]
+    User(who["id"]).update(actions=[User.credits.set(1000)])
+    (found,) = [d for d in billing.reconcile_balances() if d["user_id"] == who["id"]]
+    assert found == {"user_id": who["id"], "balance": 1000, "ledger_sum": 40, "last_balance_after": 40}
