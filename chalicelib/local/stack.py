@@ -84,7 +84,7 @@ def print_new_mail(moto_port: int, stop: threading.Event) -> None:
                   f"{message.get('body')}\n{rule}\n", flush=True)
 
 
-def stage_environment(moto_port: int) -> dict[str, str]:
+def stage_environment(moto_port: int, api_port: int) -> dict[str, str]:
     """The environment every local process shares: the dev stage's variables, the embedded
     AWS's address, and the development secrets where the caller set none."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -99,6 +99,8 @@ def stage_environment(moto_port: int) -> dict[str, str]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "LOCAL_RENDER_DIR": str(ROOT / ".local" / "renders"),
+            # Links in mail and the local checkout's address point at this stack's front door.
+            "APP_BASE_URL": f"http://127.0.0.1:{api_port}",
             "RECHECK_DELAY_SECONDS": env.get("RECHECK_DELAY_SECONDS", "1"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -119,7 +121,7 @@ def main() -> int:
                   f"{'API_PORT' if port == api_port else 'MOTO_PORT'}.", file=sys.stderr)
             return 1
 
-    env = stage_environment(moto_port)
+    env = stage_environment(moto_port, api_port)
     os.environ.clear()
     os.environ.update(env)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
