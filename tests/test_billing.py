@@ -341,3 +341,15 @@ def test_the_daily_check_finds_a_balance_that_differs_from_its_ledger(client):
     User(who["id"]).update(actions=[User.credits.set(1000)])
     (found,) = [d for d in billing.reconcile_balances() if d["user_id"] == who["id"]]
     assert found == {"user_id": who["id"], "balance": 1000, "ledger_sum": 40, "last_balance_after": 40}
+
+
+def test_a_purchase_lands_even_on_a_balance_a_clawback_left_below_zero(client):
+    who = account(client)
+    intent = f"pi_{uuid.uuid4().hex}"
+    send_stripe(client, pack_paid(who, "pack_100", intent))
+    post(client, "/videos", {"prompt": "Rain on a tin roof", "seconds": 12, "size": "720x1280"},
+         who["access_token"])  # spends 120 of 140
+    send_stripe(client, stripe_event("charge.dispute.created", {"payment_intent": intent}))
+    assert balance(client, who) == -80
+    assert send_stripe(client, pack_paid(who, "pack_100")).status_code == 200
+    assert balance(client, who) == 20

@@ -56,7 +56,9 @@ def apply(
             raise NotFound("This account is closed.")
         balance = int(user.credits)
         after = balance + amount
-        if after < 0 and not allow_negative:
+        # Only spending is refused: a grant always lands, even on a balance a clawback left
+        # below zero.
+        if after < 0 and amount < 0 and not allow_negative:
             raise InsufficientCredits(cost=-amount, balance=balance)
         entry = LedgerEntry(user_id, reference, kind=kind, amount=amount, balance_after=after)
         try:
