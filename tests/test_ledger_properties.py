@@ -4,6 +4,7 @@ and the balance goes below zero only through a clawback."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -60,10 +61,8 @@ class Ledger(RuleBasedStateMachine):
 
     @rule(videos=st.integers(1, 4))
     def spend(self, videos: int) -> None:
-        try:
+        with contextlib.suppress(InsufficientCredits):
             credits.apply(self.user_id, -40 * videos, "debit", f"job:{uuid.uuid4().hex}:debit")
-        except InsufficientCredits:
-            pass
 
     @precondition(lambda self: self.intents)
     @rule(data=st.data(), share=st.sampled_from([0.25, 0.5, 1.0]), dispute=st.booleans())
