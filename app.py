@@ -494,6 +494,12 @@ def send_notices(event: SQSEvent) -> None:
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
+def purge_old_ledger_rows(event: Any) -> dict[str, int]:
+    """Deletes credit ledger rows past the 7 years the policy keeps transaction records."""
+    return {"deleted": retention.sweep_old_ledger_rows()}
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
 def reconcile_balances(event: Any) -> dict[str, int]:
     """Checks every balance against its ledger and reports any difference."""
     return {"differences": len(billing.reconcile_balances())}

@@ -124,4 +124,5 @@ def test_the_app_declares_only_sources_the_pump_can_feed(world):
     assert {q.handler for q in pump.queues} == {"generate_video", "build_export", "send_notices"}
     assert {s.handler for s in pump.schedules} == {
         "fail_stuck_jobs", "expire_videos", "purge_expired_sessions", "erase_closed_accounts",
-        "purge_expired_exports", "flag_due_privacy_requests", "reconcile_balances"}
+        "purge_expired_exports", "flag_due_privacy_requests", "reconcile_balances",
+        "purge_old_ledger_rows"}

@@ -206,3 +206,22 @@ def test_sessions_and_links_past_their_life_are_deleted_and_the_rest_kept(client
         Session.get(old_session)
     assert Session.get(fresh_session)
     assert OneTimeToken.get(onetime._hash(fresh_link))
+
+
+@pytest.mark.policy("transaction-records-7y")
+def test_ledger_rows_are_kept_seven_years_and_then_deleted(client):
+    from chalicelib.models import LedgerEntry
+    from chalicelib.models.ledger import KEEP
+    from chalicelib.services import credits
+
+    with time_machine.travel(T0, tick=False):
+        token = signin(client, new_user(client, "free", MediaStore("unused")))
+        user_id = get(client, "/me", token).json_body["id"]
+        credits.apply(user_id, 10, "adjustment", "test:old")
+    with time_machine.travel(T0 + timedelta(days=365), tick=False):
+        credits.apply(user_id, 10, "adjustment", "test:newer")
+    with time_machine.travel(T0 + timedelta(days=7 * 365), tick=False):
+        assert retention.sweep_old_ledger_rows() == 0  # seven years are not over yet
+    with time_machine.travel(T0 + KEEP + timedelta(minutes=1), tick=False):
+        assert retention.sweep_old_ledger_rows() >= 2  # the signup grant and the old adjustment
+    assert sorted(r.reference for r in LedgerEntry.query(user_id)) == ["test:newer"]

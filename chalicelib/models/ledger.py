@@ -7,8 +7,10 @@ through the local index on ``created_at``.
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from datetime import datetime, timedelta
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 
 from chalicelib.config import resource_name
 from chalicelib.models.base import BaseModel, utcnow
@@ -23,6 +25,22 @@ class LedgerByTime(LocalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+# The policy keeps transaction records 7 years (and a day, so the last day is whole).
+KEEP = timedelta(days=7 * 365 + 2 + 1)
+
+
+class LedgerByExpiry(GlobalSecondaryIndex):
+    """Sparse by day: the sweep deletes rows past their 7 years, TTL being the backstop."""
+
+    class Meta:
+        index_name = "expiring"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    expiry_day = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute(range_key=True)
+
+
 class LedgerEntry(BaseModel):
     class Meta(BaseModel.Meta):
         table_name = resource_name("credit-ledger")
@@ -33,5 +51,17 @@ class LedgerEntry(BaseModel):
     amount = NumberAttribute()
     balance_after = NumberAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute(null=True)
+    expiry_day = UnicodeAttribute(null=True)
 
     by_time = LedgerByTime()
+    expiring = LedgerByExpiry()
+
+    @classmethod
+    def new(cls, user_id: str, reference: str, *, kind: str, amount: int, balance_after: int,
+            created_at: datetime | None = None) -> LedgerEntry:
+        """A row that keeps itself 7 years from when it was made."""
+        made = created_at or utcnow()
+        expires = made + KEEP
+        return cls(user_id, reference, kind=kind, amount=amount, balance_after=balance_after,
+                   created_at=made, expires_at=expires, expiry_day=expires.date().isoformat())

@@ -126,7 +126,7 @@ def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.
         marketing_choice_at=now,
         created_at=now,
     )
-    grant = LedgerEntry(
+    grant = LedgerEntry.new(
         user_id,
         "signup",
         kind="signup_grant",

@@ -60,7 +60,7 @@ def apply(
         # below zero.
         if after < 0 and amount < 0 and not allow_negative:
             raise InsufficientCredits(cost=-amount, balance=balance)
-        entry = LedgerEntry(user_id, reference, kind=kind, amount=amount, balance_after=after)
+        entry = LedgerEntry.new(user_id, reference, kind=kind, amount=amount, balance_after=after)
         try:
             with transaction() as tx:
                 tx.update(

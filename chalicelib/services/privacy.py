@@ -317,7 +317,7 @@ def _release_claim(email: str, user_id: str) -> None:
 
 
 def _pseudonymise(row: LedgerEntry, pseudonym: str) -> None:
-    copy = LedgerEntry(
+    copy = LedgerEntry.new(
         pseudonym, row.reference, kind=row.kind, amount=row.amount,
         balance_after=row.balance_after, created_at=row.created_at,
     )

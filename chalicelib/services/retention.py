@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.models import OneTimeToken, Session, User, VideoJob
+from chalicelib.models import LedgerEntry, OneTimeToken, Session, User, VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.models.jobs import EXPIRY_SHARDS
 from chalicelib.services import accounts, catalogue
@@ -130,6 +130,11 @@ def _sweep_rows(model: Any, now: datetime) -> int:
                 continue  # gone already, or renewed
             deleted += 1
     return deleted
+
+
+def sweep_old_ledger_rows(now: datetime | None = None) -> int:
+    """Transaction records past the 7 years the policy keeps them."""
+    return _sweep_rows(LedgerEntry, now or utcnow())
 
 
 def sweep_expired_sessions(now: datetime | None = None) -> dict[str, int]:
