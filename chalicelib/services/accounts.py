@@ -394,7 +394,15 @@ def profile(user: User) -> dict[str, object]:
                 "opted_in": user.marketing_opt_in,
                 "changed_at": _iso(user.marketing_choice_at),
             },
+            "analytics": {
+                "consented": user.analytics_consent,
+                "changed_at": _iso(user.analytics_choice_at),
+            },
         },
+        "subscription": {
+            "provider": user.subscription_provider,
+            "status": user.subscription_status,
+        } if user.subscription_id else None,
         "created_at": _iso(user.created_at),
     }
 
