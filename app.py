@@ -16,7 +16,7 @@ from chalice import Chalice, Rate, Response
 from chalice.app import SQSEvent
 
 from chalicelib import openapi
-from chalicelib.config import resource_name, settings
+from chalicelib.config import resource_name, settings, webhook_secret
 from chalicelib.errors import (
     Busy,
     DomainError,
@@ -32,6 +32,7 @@ from chalicelib.errors import (
     PromptRefused,
     Throttled,
     UnderMinimumAge,
+    WebhookRejected,
 )
 from chalicelib.services import (
     accounts,
@@ -64,7 +65,7 @@ _STATUS: dict[type[DomainError], int] = {
     PromptRefused: 422,
     LinkInvalid: 422,
     Throttled: 429,
-    billing.WebhookRejected: 400,
+    WebhookRejected: 400,
     EmailTaken: 409,
     NotReady: 409,
     InvalidCredentials: 401,
@@ -394,6 +395,17 @@ def creem_webhook() -> dict[str, Any]:
     return {"received": True, "outcome": outcome}
 
 
+@api("/webhooks/video", methods=("POST",))
+def video_webhook() -> dict[str, Any]:
+    """The video provider's completion events (standard webhooks, verified by the openai SDK)."""
+    from chalicelib.adapters.openai_video import verify_webhook
+
+    event = verify_webhook(_raw_body(), dict(app.current_request.headers),
+                           webhook_secret("VIDEO_WEBHOOK_SECRET"))
+    outcome = generation.on_provider_event(event, generation_dependencies())
+    return {"received": True, "outcome": outcome}
+
+
 # --- operators (the admin role comes from `python -m chalicelib.admin`, never from here) ---
 
 
@@ -503,3 +515,10 @@ def purge_old_ledger_rows(event: Any) -> dict[str, int]:
 def reconcile_balances(event: Any) -> dict[str, int]:
     """Checks every balance against its ledger and reports any difference."""
     return {"differences": len(billing.reconcile_balances())}
+
+
+@app.on_sqs_message(queue=resource_name("jobs-dlq"), batch_size=1)
+def fail_dead_lettered_jobs(event: SQSEvent) -> None:
+    """A generation message that failed 5 times: its job fails and is refunded, once."""
+    for record in event:
+        generation.fail_dead_lettered(json.loads(record.body))

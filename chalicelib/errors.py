@@ -102,3 +102,9 @@ class LinkInvalid(DomainError):
     """Raised for an emailed link that is unknown, already used or expired."""
 
     code = "link_invalid"
+
+
+class WebhookRejected(DomainError):
+    """Raised for a webhook whose signature, timestamp or body does not check out."""
+
+    code = "bad_signature"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
 from chalicelib.models.base import BaseModel, utcnow
@@ -45,6 +45,17 @@ class ExpiringByTime(GlobalSecondaryIndex):
     expires_at = UTCDateTimeAttribute(range_key=True)
 
 
+class JobsByProviderJob(GlobalSecondaryIndex):
+    """To find the job a provider's webhook speaks of."""
+
+    class Meta:
+        index_name = "by_provider_job"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    provider_job_id = UnicodeAttribute(hash_key=True)
+
+
 EXPIRY_SHARDS = tuple(f"shard-{n}" for n in range(4))
 
 
@@ -83,6 +94,7 @@ class VideoJob(BaseModel):
     by_user = JobsByUser()
     open_by_deadline = OpenJobsByDeadline()
     expiring_by_time = ExpiringByTime()
+    by_provider_job = JobsByProviderJob()
 
     def file_keys(self) -> list[str]:
         return [k for k in (self.video_key, self.thumbnail_key, self.reference_key) if k]

@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import Settings, webhook_secret
-from chalicelib.errors import DomainError, InvalidInput, NotFound
+from chalicelib.errors import InvalidInput, NotFound, WebhookRejected
 from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, User
 from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, catalogue, credits, retention
@@ -38,12 +38,6 @@ PROVIDERS = ("stripe", "creem")
 STRIPE_TOLERANCE = 300
 EVENT_MEMORY = timedelta(days=400)
 _ACTIVE = ("active", "trialing", "past_due")
-
-
-class WebhookRejected(DomainError):
-    """Raised for a webhook whose signature, timestamp or body does not check out."""
-
-    code = "bad_signature"
 
 
 @dataclass(frozen=True)

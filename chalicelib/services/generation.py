@@ -255,6 +255,29 @@ def fail(job: VideoJob, code: str, message: str) -> None:
             return
 
 
+def on_provider_event(event: dict[str, Any], deps: Dependencies) -> str:
+    """A provider's webhook: check the job now instead of at its next re-check message. The
+    check itself is idempotent, so a replayed or forged-but-valid event changes nothing more."""
+    if event.get("type") not in ("video.completed", "video.failed", "video.canceled"):
+        return "ignored"
+    provider_job_id = (event.get("data") or {}).get("id")
+    if not isinstance(provider_job_id, str):
+        return "ignored"
+    checked = 0
+    for key in VideoJob.by_provider_job.query(provider_job_id):
+        handle_message({"job_id": key.job_id, "action": "check"}, deps)
+        checked += 1
+    return "checked" if checked else "unknown video"
+
+
+def fail_dead_lettered(message: dict[str, Any]) -> None:
+    """A message that failed its five receives: the job fails and is refunded, once."""
+    job = _find(message.get("job_id", "")) if isinstance(message.get("job_id"), str) else None
+    if job is not None and job.status in OPEN_STATES:
+        fail(job, "failed_repeatedly", "The video could not be made after several tries. "
+             "Your credits were refunded.")
+
+
 def fail_overdue_jobs(now: datetime | None = None) -> int:
     """The stuck-jobs sweep: open jobs past their deadline fail and are refunded.
 
