@@ -45,6 +45,7 @@ from chalicelib.services import (
     policy,
     policy_notices,
     privacy,
+    references,
     retention,
     sessions,
 )
@@ -314,8 +315,17 @@ def my_activity() -> dict[str, Any]:
 @api("/videos", methods=("POST",), status=202)
 def create_video() -> dict[str, Any]:
     user_id = _user_id()
-    spec = generation.parse_request(_body())
-    return generation.create_video(user_id, spec, generation_dependencies())
+    body = _body()
+    spec = generation.parse_request(body)
+    deps = generation_dependencies()
+    reference_key = generation.resolve_reference(user_id, body, deps)
+    return generation.create_video(user_id, spec, deps, reference_key)
+
+
+@api("/uploads", methods=("POST",), status=201)
+def create_upload() -> dict[str, Any]:
+    """A presigned POST for a reference image (JPEG, PNG or WebP, at most 10 MiB)."""
+    return references.create_upload(_user_id(), _body(), generation_dependencies().store)
 
 
 @api("/videos")
@@ -522,3 +532,13 @@ def fail_dead_lettered_jobs(event: SQSEvent) -> None:
     """A generation message that failed 5 times: its job fails and is refunded, once."""
     for record in event:
         generation.fail_dead_lettered(json.loads(record.body))
+
+
+@app.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"],
+                  "detail": {"object": {"key": [{"prefix": "uploads/"}]}}})
+def check_upload(event: Any) -> dict[str, str]:
+    """A reference image arrived in the bucket: check it, keep a clean copy, drop the original."""
+    store = generation_dependencies().store
+    if event.detail.get("bucket", {}).get("name") != store.bucket:
+        return {"outcome": "other bucket"}
+    return {"outcome": references.validate_upload(event.detail["object"]["key"], store)}

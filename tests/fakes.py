@@ -15,11 +15,13 @@ class ScriptedProvider:
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.references: list = []
         self.deleted: list[str] = []
         self.status = ProviderStatus("in_progress", 40)
         self.create_error: Exception | None = None
 
-    def create(self, spec):
+    def create(self, spec, reference=None):
+        self.references.append(reference)
         if self.create_error:
             raise self.create_error
         provider_job_id = f"scripted_{uuid.uuid4().hex}"

@@ -122,7 +122,7 @@ def test_the_app_declares_only_sources_the_pump_can_feed(world):
 
     pump = EventPump(app, prefix="aisora-dev")
     assert {q.handler for q in pump.queues} == {"generate_video", "build_export", "send_notices",
-                                                   "fail_dead_lettered_jobs"}
+                                                   "fail_dead_lettered_jobs", "check_upload"}
     assert {s.handler for s in pump.schedules} == {
         "fail_stuck_jobs", "expire_videos", "purge_expired_sessions", "erase_closed_accounts",
         "purge_expired_exports", "flag_due_privacy_requests", "reconcile_balances",

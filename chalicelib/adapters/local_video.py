@@ -15,7 +15,13 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from chalicelib.adapters.video import ProviderStatus, ProviderUnavailable, Variant, VideoSpec
+from chalicelib.adapters.video import (
+    ProviderStatus,
+    ProviderUnavailable,
+    ReferenceImage,
+    Variant,
+    VideoSpec,
+)
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _FILES: dict[Variant, str] = {"video": "video.mp4", "thumbnail": "thumbnail.webp"}
@@ -33,7 +39,7 @@ class LocalRenderer:
             raise ValueError(f"not a local render id: {provider_job_id!r}")
         return self._work_dir / provider_job_id
 
-    def create(self, spec: VideoSpec) -> str:
+    def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
         provider_job_id = f"local_{uuid.uuid4().hex}"
         job_dir = self._dir(provider_job_id)
         job_dir.mkdir(parents=True)
@@ -41,6 +47,9 @@ class LocalRenderer:
             json.dumps({"prompt": spec.prompt, "seconds": spec.seconds, "size": spec.size})
         )
         (job_dir / "state.json").write_text(json.dumps({"status": "queued", "progress": 0}))
+        if reference is not None:
+            # Kept beside the render for inspection; the local renderer draws from the prompt only.
+            (job_dir / "reference").write_bytes(reference.data)
         try:
             with open(job_dir / "render.log", "wb") as log:
                 subprocess.Popen(

@@ -20,6 +20,7 @@ from chalicelib.adapters.video import (
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
+    ReferenceImage,
     Variant,
     VideoSpec,
 )
@@ -48,10 +49,15 @@ class OpenAIVideos:
             )
         )
 
-    def create(self, spec: VideoSpec) -> str:
+    def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
+        extra: dict[str, Any] = {}
+        if reference is not None:
+            # Sent as bytes: the SDK refuses {"image_url": ...}.
+            suffix = reference.content_type.split("/")[1]
+            extra["input_reference"] = (f"reference.{suffix}", reference.data, reference.content_type)
         with _provider_errors():
             video = self._client.videos.create(
-                prompt=spec.prompt, model=spec.model, seconds=str(spec.seconds), size=spec.size
+                prompt=spec.prompt, model=spec.model, seconds=str(spec.seconds), size=spec.size, **extra
             )
         return video.id
 

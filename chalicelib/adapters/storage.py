@@ -43,6 +43,18 @@ class MediaStore:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))
 
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
+    def read(self, key: str, limit: int) -> bytes:
+        """At most `limit` bytes of an object (a larger one is cut, and the caller checks size)."""
+        answer = self.client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{limit - 1}")
+        return bytes(answer["Body"].read())
+
     def download_to(self, key: str, out: BinaryIO) -> None:
         self.client.download_fileobj(self._bucket, key, out)
 

@@ -22,6 +22,12 @@ class VideoSpec:
 
 
 @dataclass(frozen=True)
+class ReferenceImage:
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
 class ProviderStatus:
     state: ProviderState
     progress: int
@@ -40,8 +46,8 @@ class ProviderUnavailable(Exception):
 class VideoProvider(Protocol):
     name: str
 
-    def create(self, spec: VideoSpec) -> str:
-        """Submits the video; returns the provider's id for it."""
+    def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
+        """Submits the video (and its checked reference image); returns the provider's id."""
         ...
 
     def retrieve(self, provider_job_id: str) -> ProviderStatus: ...

@@ -21,13 +21,14 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.adapters.video import ProviderRefused, VideoProvider, VideoSpec
+from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoProvider, VideoSpec
 from chalicelib.errors import Expired, InvalidInput, NotFound, NotReady
 from chalicelib.models import VideoJob
 from chalicelib.models.base import utcnow
-from chalicelib.services import accounts, catalogue, credits, moderation, retention
+from chalicelib.services import accounts, catalogue, credits, moderation, references, retention
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,27 @@ def parse_request(body: dict[str, Any]) -> VideoSpec:
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise InvalidInput("seconds must be a whole number", field="seconds")
     catalogue.video_cost(model, size, seconds)  # names the field that is not offered
+    if "reference_upload_id" in body and "reference_url" in body:
+        raise InvalidInput("send reference_upload_id or reference_url, not both", field="reference_url")
     return VideoSpec(prompt=prompt, model=model, seconds=seconds, size=size)
+
+
+def resolve_reference(user_id: str, body: dict[str, Any], deps: Dependencies) -> str | None:
+    """The checked reference image's key, before any credit moves; a refusal names why."""
+    if body.get("reference_upload_id") is not None:
+        return references.reference_for_upload(user_id, body["reference_upload_id"], deps.store)
+    if body.get("reference_url") is not None:
+        return references.reference_from_url(user_id, body["reference_url"], deps.store)
+    return None
 
 
 def quote(spec: VideoSpec) -> int:
     return catalogue.video_cost(spec.model, spec.size, spec.seconds)
 
 
-def create_video(user_id: str, spec: VideoSpec, deps: Dependencies) -> dict[str, Any]:
+def create_video(
+    user_id: str, spec: VideoSpec, deps: Dependencies, reference_key: str | None = None
+) -> dict[str, Any]:
     """Debits the cost and creates the job in one transaction, then queues it."""
     moderation.check_prompt(spec.prompt)
     cost = quote(spec)
@@ -96,6 +110,7 @@ def create_video(user_id: str, spec: VideoSpec, deps: Dependencies) -> dict[str,
         updated_at=now,
         pending="open",
         deadline_at=now + GENERATION_DEADLINE,
+        reference_key=reference_key,
     )
 
     def create_job(tx: TransactWrite) -> None:
@@ -147,7 +162,11 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         return
     spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size)
     try:
-        provider_job_id = deps.provider.create(spec)
+        reference = None
+        if job.reference_key:
+            data = deps.store.read(job.reference_key, limit=images.MAX_BYTES)
+            reference = ReferenceImage(data, images.sniff(data) or "application/octet-stream")
+        provider_job_id = deps.provider.create(spec, reference)
     except ProviderRefused as exc:
         fail(job, "refused", f"The video model refused this prompt: {exc}. Your credits were refunded.")
         return
