@@ -97,3 +97,13 @@ def test_deleting_a_video_the_provider_forgot_is_fine():
     provider(gateway).delete("video_123")
     assert json.loads(gateway.requests[0].content or b"{}") == {}
     assert gateway.requests[0].method == "DELETE"
+
+
+def test_a_reference_image_is_sent_as_bytes_in_the_multipart_body():
+    from chalicelib.adapters.video import ReferenceImage
+
+    gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
+    image = b"\x89PNG\r\n\x1a\n" + b"pixels"
+    provider(gateway).create(SPEC, ReferenceImage(image, "image/png"))
+    body = gateway.requests[0].content
+    assert b'name="input_reference"; filename="reference.png"' in body and image in body
