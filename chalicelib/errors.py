@@ -108,3 +108,9 @@ class WebhookRejected(DomainError):
     """Raised for a webhook whose signature, timestamp or body does not check out."""
 
     code = "bad_signature"
+
+
+class LimitReached(DomainError):
+    """Raised when a plan's fair-use limit (videos at once, videos a day) is reached."""
+
+    code = "limit_reached"

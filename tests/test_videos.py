@@ -134,3 +134,25 @@ def test_deleting_a_video_removes_it(client, user):
     deleted = client.http.delete(f"/videos/{job['id']}", headers={"Authorization": f"Bearer {token}"})
     assert deleted.status_code == 204
     assert get(client, f"/videos/{job['id']}", token).status_code == 404
+
+
+def test_the_plan_limits_videos_at_once_and_per_day(client, user):
+    from chalicelib.services import catalogue, credits
+
+    token = user["access_token"]
+    free = catalogue.PLANS["free"]
+    user_id = get(client, "/me", token).json_body["id"]
+    credits.apply(user_id, 40 * (free.max_per_day + 2), "adjustment", "test:limits")
+    for _ in range(free.max_concurrent):
+        assert post(client, "/videos", FOUR_SECONDS, token).status_code == 202
+    busy = post(client, "/videos", FOUR_SECONDS, token)
+    assert busy.status_code == 429 and busy.json_body["error"]["code"] == "limit_reached"
+    for job in VideoJob.by_user.query(user_id):  # they finish
+        job.update(actions=[VideoJob.status.set("completed")])
+    for _ in range(free.max_per_day - free.max_concurrent):
+        created = post(client, "/videos", FOUR_SECONDS, token)
+        assert created.status_code == 202
+        VideoJob(created.json_body["id"]).update(actions=[VideoJob.status.set("completed")])
+    tomorrow = post(client, "/videos", FOUR_SECONDS, token)
+    assert tomorrow.status_code == 429 and "a day" in tomorrow.json_body["error"]["message"]
+    assert get(client, "/me", token).json_body["credits"] == 40 * 3  # refused ones cost nothing

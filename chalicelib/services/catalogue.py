@@ -15,6 +15,9 @@ class Plan:
     retention_days: int
     monthly_credits: int
     price_cents: int
+    # Fair use: videos rendering at once, and videos started per UTC day.
+    max_concurrent: int
+    max_per_day: int
     currency: str = "usd"
 
 
@@ -39,10 +42,14 @@ class VideoModel:
 PLANS: dict[str, Plan] = {
     plan.id: plan
     for plan in (
-        Plan("free", "Free", retention_days=7, monthly_credits=0, price_cents=0),
-        Plan("basic", "Basic", retention_days=30, monthly_credits=400, price_cents=999),
-        Plan("standard", "Standard", retention_days=60, monthly_credits=1000, price_cents=1999),
-        Plan("pro", "Pro", retention_days=90, monthly_credits=3000, price_cents=4999),
+        Plan("free", "Free", retention_days=7, monthly_credits=0, price_cents=0,
+             max_concurrent=3, max_per_day=10),
+        Plan("basic", "Basic", retention_days=30, monthly_credits=400, price_cents=999,
+             max_concurrent=3, max_per_day=40),
+        Plan("standard", "Standard", retention_days=60, monthly_credits=1000, price_cents=1999,
+             max_concurrent=4, max_per_day=100),
+        Plan("pro", "Pro", retention_days=90, monthly_credits=3000, price_cents=4999,
+             max_concurrent=6, max_per_day=300),
     )
 }
 

@@ -25,7 +25,7 @@ from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoProvider, VideoSpec
-from chalicelib.errors import Expired, InvalidInput, NotFound, NotReady
+from chalicelib.errors import Expired, InvalidInput, LimitReached, NotFound, NotReady
 from chalicelib.models import VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.services import accounts, catalogue, credits, moderation, references, retention
@@ -97,6 +97,7 @@ def create_video(
     moderation.check_prompt(spec.prompt)
     cost = quote(spec)
     now = utcnow()
+    _check_limits(user_id, now)
     job = VideoJob(
         uuid.uuid4().hex,
         user_id=user_id,
@@ -119,6 +120,20 @@ def create_video(
     credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job)
     deps.queue.send({"job_id": job.job_id, "action": "submit"})
     return _view(job, deps, now)
+
+
+def _check_limits(user_id: str, now: datetime) -> None:
+    """The plan's fair use: one query of today's jobs, bounded by the daily limit."""
+    plan = catalogue.plan(accounts.get_user(user_id).plan)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = list(VideoJob.by_user.query(user_id, VideoJob.created_at >= midnight,
+                                        limit=plan.max_per_day + 1))
+    if len(today) >= plan.max_per_day:
+        raise LimitReached(f"The {plan.name} plan makes up to {plan.max_per_day} videos a day; "
+                           "try again tomorrow or choose a bigger plan.")
+    if sum(job.status in OPEN_STATES for job in today) >= plan.max_concurrent:
+        raise LimitReached(f"The {plan.name} plan renders {plan.max_concurrent} video(s) at a time; "
+                           "wait for one to finish.")
 
 
 # --- the worker ---------------------------------------------------------------------------
