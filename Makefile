@@ -34,6 +34,7 @@ compliance: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/accounts.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/streaming.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -107,3 +107,11 @@ def test_a_reference_image_is_sent_as_bytes_in_the_multipart_body():
     provider(gateway).create(SPEC, ReferenceImage(image, "image/png"))
     body = gateway.requests[0].content
     assert b'name="input_reference"; filename="reference.png"' in body and image in body
+
+
+def test_a_5xx_then_success_is_one_video():
+    answers = iter([httpx2.Response(502, json={"error": {"message": "bad gateway"}}),
+                    httpx2.Response(200, json=video())])
+    gateway = Gateway(lambda request: next(answers))
+    assert provider(gateway).create(SPEC) == "video_123"
+    assert len(gateway.requests) == 2
