@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import SQSEvent
 
-from chalicelib import openapi
+from chalicelib import observability, openapi
 from chalicelib.config import resource_name, settings, webhook_secret
 from chalicelib.errors import (
     Busy,
@@ -60,6 +60,7 @@ from chalicelib.wiring import (
 )
 
 app = Chalice(app_name="aisora")
+observability.install(app)  # JSON logs with request/job ids, access lines, EMF metrics
 
 _STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
