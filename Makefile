@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/accounts.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/streaming.py
+	$(BIN)/python bench/calls.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -41,14 +41,16 @@ def apply(
     reference: str,
     extra_writes: ExtraWrites | None = None,
     allow_negative: bool = False,
+    read: User | None = None,
 ) -> int:
     """Adds `amount` (negative to spend) to the balance; returns the balance after.
 
     Raises InsufficientCredits when spending more than the balance, AlreadyApplied when the
     cause was already recorded or `extra_writes`' conditions fail. Only a clawback (a refund
-    or dispute of credits already spent) may leave the balance below zero.
+    or dispute of credits already spent) may leave the balance below zero. `read` is a
+    consistent read of the user the caller already made (saves one read).
     """
-    user = _read(user_id)
+    user = read or _read(user_id)
     for attempt in range(_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0, min(_MAX_PAUSE, 0.005 * 2**attempt)))  # noqa: S311 - jitter

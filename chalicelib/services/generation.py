@@ -26,7 +26,7 @@ from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoProvider, VideoSpec
 from chalicelib.errors import Expired, InvalidInput, LimitReached, NotFound, NotReady
-from chalicelib.models import VideoJob
+from chalicelib.models import User, VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.services import accounts, catalogue, credits, moderation, references, retention
 
@@ -97,7 +97,7 @@ def create_video(
     moderation.check_prompt(spec.prompt)
     cost = quote(spec)
     now = utcnow()
-    _check_limits(user_id, now)
+    owner = _check_limits(user_id, now)
     job = VideoJob(
         uuid.uuid4().hex,
         user_id=user_id,
@@ -117,14 +117,19 @@ def create_video(
     def create_job(tx: TransactWrite) -> None:
         tx.save(job, condition=VideoJob.job_id.does_not_exist())
 
-    credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job)
+    credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job, read=owner)
     deps.queue.send({"job_id": job.job_id, "action": "submit"})
     return _view(job, deps, now)
 
 
-def _check_limits(user_id: str, now: datetime) -> None:
-    """The plan's fair use: one query of today's jobs, bounded by the daily limit."""
-    plan = catalogue.plan(accounts.get_user(user_id).plan)
+def _check_limits(user_id: str, now: datetime) -> User:
+    """The plan's fair use: one query of today's jobs, bounded by the daily limit. Returns the
+    user, read consistently, for the debit to use."""
+    try:
+        owner = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status", "plan"])
+    except DoesNotExist:
+        raise NotFound("This account no longer exists.") from None
+    plan = catalogue.plan(owner.plan)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = list(VideoJob.by_user.query(user_id, VideoJob.created_at >= midnight,
                                         limit=plan.max_per_day + 1))
@@ -134,6 +139,7 @@ def _check_limits(user_id: str, now: datetime) -> None:
     if sum(job.status in OPEN_STATES for job in today) >= plan.max_concurrent:
         raise LimitReached(f"The {plan.name} plan renders {plan.max_concurrent} video(s) at a time; "
                            "wait for one to finish.")
+    return owner
 
 
 # --- the worker ---------------------------------------------------------------------------
