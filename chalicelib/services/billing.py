@@ -24,6 +24,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import Settings, webhook_secret
@@ -254,6 +255,7 @@ def _creem_events(session: LocalCheckout, product: Product, user: User,
 
 
 def _event_row(key: str, kind: str) -> BillingEvent:
+    observability.bind(event_type=kind, event_id=key)
     now = utcnow()
     return BillingEvent(key, type=kind, processed_at=now, expires_at=now + EVENT_MEMORY)
 
@@ -401,6 +403,7 @@ def _subscription_metadata(invoice: dict[str, Any]) -> tuple[str | None, dict[st
     return details.get("subscription") or invoice.get("subscription"), details.get("metadata") or {}
 
 
+@observability.counted("WebhookEvents", provider="stripe")
 def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> str:
     """Verifies, then acts on, one Stripe event. Returns what it did, for the logs."""
     event = _verify_stripe(raw, header)
@@ -456,13 +459,15 @@ def _notify_payment_failed(user_id: str, deps: BillingDeps) -> None:
         deps.mailer.send(user.email, "Your AISora2 payment did not go through",
                          "Your last payment failed, so no credits were added. Update your payment "
                          f"method at {deps.settings.app_base_url}/#/billing .\n\n-- \nAISora2")
-    except Exception:
-        log.exception("could not tell a user about a failed payment")
+    except Exception as exc:
+        # The class only: a mail service's error text can name the address.
+        log.error("could not tell a user about a failed payment: %s", type(exc).__name__)
 
 
 # --- Creem --------------------------------------------------------------------------------------
 
 
+@observability.counted("WebhookEvents", provider="creem")
 def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -> str:
     """Verifies (hex HMAC-SHA256 of the raw body, in constant time), then acts on, one Creem
     event. Creem signs no timestamp: the recorded event id is the replay defence."""

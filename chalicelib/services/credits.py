@@ -17,6 +17,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.errors import Busy, InsufficientCredits, NotFound
 from chalicelib.models import LedgerEntry, User
 from chalicelib.models.base import transaction
@@ -83,6 +84,7 @@ def apply(
             if "TransactionConflict" in codes or int(user.credits) != balance:
                 continue  # the balance moved since we read it: try with the new one
             raise AlreadyApplied(reference) from None  # the cause, or extra_writes, was done
+        observability.metric("CreditsGranted" if amount > 0 else "CreditsSpent", abs(amount), kind=kind)
         return after
     raise Busy("Your balance is changing too quickly; try again in a moment.")
 

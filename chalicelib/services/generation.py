@@ -21,6 +21,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
@@ -119,6 +120,7 @@ def create_video(
 
     credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job, read=owner)
     deps.queue.send({"job_id": job.job_id, "action": "submit"})
+    observability.metric("VideosRequested", 1, "Count", model=spec.model)
     return _view(job, deps, now)
 
 
@@ -265,6 +267,8 @@ def _complete(job: VideoJob, deps: Dependencies) -> None:
         # Failed by the deadline sweep or deleted meanwhile: keep nothing of it.
         deps.store.delete(list(keys.values()))
         return
+    observability.metric("VideosCompleted", 1, "Count", model=job.model)
+    observability.metric("GenerationTime", (now - job.created_at).total_seconds(), "Seconds", model=job.model)
     deps.provider.delete(job.provider_job_id)
 
 
@@ -293,11 +297,14 @@ def fail(job: VideoJob, code: str, message: str) -> None:
             VideoJob(job.job_id).update(actions=actions, condition=still_open)
         except UpdateError:
             return
+    observability.metric("VideosFailed", 1, "Count", reason=code)
 
 
+@observability.counted("WebhookEvents", provider="video")
 def on_provider_event(event: dict[str, Any], deps: Dependencies) -> str:
     """A provider's webhook: check the job now instead of at its next re-check message. The
     check itself is idempotent, so a replayed or forged-but-valid event changes nothing more."""
+    observability.bind(event_type=event.get("type"))
     if event.get("type") not in ("video.completed", "video.failed", "video.canceled"):
         return "ignored"
     provider_job_id = (event.get("data") or {}).get("id")

@@ -74,8 +74,10 @@ def _text(body: dict[str, Any], field: str, limit: int, required: bool = True) -
 def _mail(deps: PrivacyDeps, to: str, subject: str, text: str) -> None:
     try:
         deps.mailer.send(to, subject, text)
-    except Exception:
-        log.exception("could not send %r", subject)
+    except Exception as exc:
+        # Neither the subject (a support acknowledgement quotes the person's own) nor the
+        # error text (a mail service's names the address): the class only.
+        log.error("could not send a mail: %s", type(exc).__name__)
 
 
 # --- consent --------------------------------------------------------------------------------
