@@ -1,6 +1,8 @@
 """The web client in a real browser (Debian's Chromium, driven by Playwright) against `make run`'s
-stack: a new person's whole path from the cookie banner to closing the account, and the pages
-around it. Screenshots of every step land in test-artifacts/ (gitignored)."""
+stack: a new person's whole path from the cookie banner, through buying credits at the checkout,
+to closing the account, and the pages around it. With no payment provider key configured the
+checkout is the API's own local stand-in page, on the same host, so nothing leaves 127.0.0.1.
+Screenshots of every step land in test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ PASSWORD = "violet kettle marching north"
 # Every wait is bounded: the whole module takes well under two minutes.
 STEP_MS = 10_000
 RENDER_MS = 45_000
+LOCAL_CHECKOUT = re.compile(r"/billing/local-checkout/[0-9a-f]{32}$")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +115,21 @@ def sign_up(visit: Visit, email: str, birth_date: str = "1990-04-05") -> None:
     page.get_by_role("button", name="Create account").click()
 
 
-def test_a_new_person_signs_up_makes_a_video_exports_their_data_and_leaves(stack, browser):
+def pay_at_the_local_checkout(visit: Visit, product: str, price: str, shot: str) -> str:
+    """On the billing page: the buy button leads to the local checkout page for `product`,
+    whose Pay button brings the person back to the billing page. Returns the checkout's URL."""
+    page = visit.page
+    page.wait_for_url(LOCAL_CHECKOUT)
+    page.get_by_role("heading", name=product, exact=True).wait_for()
+    page.get_by_text("Local test checkout.").wait_for()
+    checkout_url = page.url
+    visit.shot(shot)
+    page.get_by_role("button", name=f"Pay {price}", exact=True).click()
+    page.get_by_role("heading", name="Billing").wait_for()
+    return checkout_url
+
+
+def test_a_new_person_signs_up_buys_credits_makes_a_video_exports_their_data_and_leaves(stack, browser):
     started = time.monotonic()
     visit = Visit(browser, stack, "journey", viewport={"width": 1280, "height": 860})
     page = visit.page
@@ -143,6 +160,30 @@ def test_a_new_person_signs_up_makes_a_video_exports_their_data_and_leaves(stack
         consents = [c for c in activity["changes"] if c["action"] == "consent_changed"]
         assert [c["fields"] for c in consents] == [["analytics"]], activity["changes"]
 
+        # 100 credits bought through the checkout page: back on the billing page, the payment
+        # is confirmed in words and the balance, the header and the history show it.
+        page.get_by_role("link", name="Billing", exact=True).click()
+        page.get_by_role("heading", name="Billing").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "40"
+        page.get_by_role("button", name="Buy 100 credits").click()
+        checkout_url = pay_at_the_local_checkout(visit, "100 credits", "$4.99", "local-checkout-100-credits")
+        assert checkout_url.startswith(f"{visit.base}/billing/local-checkout/")
+        page.locator("#checkout-outcome").get_by_text("Payment received: 100 credits added.").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "140"
+        page.locator("#credit-pill").get_by_text("140 credits").wait_for()
+        bought = page.locator("table.data-table tbody tr").filter(has_text="Credit pack")
+        bought.get_by_text("+100").wait_for()
+        # The notice is said once: the address no longer carries ?checkout=success.
+        assert page.url == f"{visit.base}/#/billing", page.url
+        visit.shot("billing-payment-received")
+        status, me = stack.call("GET", "/me", token=visit.token())
+        assert status == 200 and me["credits"] == 140 and me["plan"] == "free", me
+
+        page.get_by_role("link", name="Studio", exact=True).click()
+        page.get_by_role("heading", name="Studio").wait_for()
+        page.locator("#studio-balance").get_by_text("You have 140 credits").wait_for()
+        assert page.locator("#studio-price").inner_text() == "40 credits"
+
         # An expired access token is renewed with the refresh token, once, without a word.
         refresh_before = visit.token("refresh")
         page.evaluate("sessionStorage.setItem('aisora.access_token', 'expired-or-bogus')")
@@ -170,7 +211,7 @@ def test_a_new_person_signs_up_makes_a_video_exports_their_data_and_leaves(stack
             time.sleep(0.1)
         assert seen[-1][0] == "completed", seen
         assert any(s == "in_progress" and 0 < v < 100 for s, v in seen), seen
-        assert page.locator("#credit-pill").inner_text().strip() == "0 credits"
+        assert page.locator("#credit-pill").inner_text().strip() == "100 credits"
         card.get_by_text("7 days left").wait_for()
         visit.shot("video-ready")
 
@@ -233,7 +274,7 @@ def test_a_new_person_signs_up_makes_a_video_exports_their_data_and_leaves(stack
     assert time.monotonic() - started < 90
 
 
-def test_billing_shows_plans_with_storage_periods_and_an_invalid_signup_shows_why(stack, browser):
+def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_why(stack, browser):
     visit = Visit(browser, stack, "billing", viewport={"width": 1280, "height": 860})
     page = visit.page
     try:
@@ -261,50 +302,84 @@ def test_billing_shows_plans_with_storage_periods_and_an_invalid_signup_shows_wh
         periods = [plans.nth(i).locator(".retention").inner_text() for i in range(4)]
         assert periods == [f"Videos stored for {d} days" for d in (7, 30, 60, 90)], periods
         assert page.locator(".plan-card.current").get_by_text("Your current plan").is_visible()
-        answers: list[tuple[int, bytes]] = []
+        assert page.locator("#billing-plan").inner_text() == "Free"
 
-        def watch_checkout(route) -> None:  # passes the API's answer through, unchanged
-            response = route.fetch()
-            answers.append((response.status, response.body()))
-            route.fulfill(response=response)
-
-        page.route(re.compile(r"/billing/checkout$"), watch_checkout)
-        page.get_by_role("button", name="Buy 100 credits").click()
-        page.wait_for_function("() => !document.querySelector('[aria-busy=true]')")
-        assert len(answers) == 1
-        status, body = answers[0]
-        if status == 200:
-            # Checkout is built: the page hands the person to the address the API gave.
-            target = json.loads(body)["checkout_url"]
-            deadline = time.monotonic() + STEP_MS / 1000
-            while target not in visit.navigations and time.monotonic() < deadline:
-                page.wait_for_timeout(100)
-            assert target in visit.navigations, (target, visit.navigations)
-            visit.open("#/billing?checkout=cancelled")
-            page.get_by_text("Checkout was cancelled. Nothing was charged.").wait_for()
-            visit.shot("billing-checkout-cancelled")
-        else:
-            # Not built yet: said in words, and no purchase is faked.
-            page.get_by_role("alert").get_by_text("Payments are not available yet").wait_for()
-            assert page.url.startswith(visit.base) and visit.navigations[-1].startswith(visit.base)
-            visit.shot("billing-not-available")
-        assert page.locator("#billing-credits").inner_text() == "40"
-        # Whichever it is today: an API without checkout (the router's 403) is said in words.
-        page.unroute(re.compile(r"/billing/checkout$"))
+        # A checkout that cannot open (here an API without checkout: the router's 403) is said
+        # in words, and the person stays on the billing page with nothing charged.
         page.route(re.compile(r"/billing/checkout$"), lambda route: route.fulfill(
             status=403, content_type="application/json", body='{"message": "Missing Authentication Token"}'))
-        page.get_by_role("button", name="Subscribe to Basic").click()
+        page.get_by_role("button", name="Buy 100 credits").click()
         page.get_by_role("alert").get_by_text("Payments are not available yet").wait_for()
-        assert page.url.startswith(f"{visit.base}/#/billing")
+        assert page.url == f"{visit.base}/#/billing"
+        assert not any(LOCAL_CHECKOUT.search(url) for url in visit.navigations), visit.navigations
+        assert page.locator("#billing-credits").inner_text() == "40"
         visit.shot("billing-checkout-unavailable")
         page.unroute(re.compile(r"/billing/checkout$"))
+
+        # Leaving the checkout page by its Cancel link: back on billing, told nothing was charged.
+        page.get_by_role("button", name="Buy 500 credits").click()
+        page.wait_for_url(LOCAL_CHECKOUT)
+        page.get_by_role("heading", name="500 credits", exact=True).wait_for()
+        page.get_by_role("link", name="Cancel").click()
+        page.get_by_text("Checkout was cancelled. Nothing was charged.").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "40"
+        visit.shot("billing-checkout-cancelled")
+
+        # Subscribing to Basic through the checkout: the plan, its storage period and its
+        # monthly credits are there when the person comes back.
+        page.get_by_role("button", name="Subscribe to Basic").click()
+        page.wait_for_url(LOCAL_CHECKOUT)
+        page.get_by_text("400 credits every month, videos kept 30 days").wait_for()
+        pay_at_the_local_checkout(visit, "Basic plan", "$9.99 a month", "local-checkout-basic")
+        page.locator("#checkout-outcome").get_by_text(
+            "Payment received: you are on the Basic plan now. 400 credits added, "
+            "and your videos are kept for 30 days.").wait_for()
+        assert page.locator("#billing-plan").inner_text() == "Basic"
+        assert page.locator("#billing-retention").inner_text() == "Videos stored for 30 days"
+        current = page.locator(".plan-card.current")
+        assert current.count() == 1 and current.locator("h3").inner_text() == "Basic"
+        assert current.locator(".retention").inner_text() == "Videos stored for 30 days"
+        current.get_by_text("Your current plan").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "440"
+        page.locator("#credit-pill").get_by_text("440 credits").wait_for()
+        granted = page.locator("table.data-table tbody tr").filter(has_text="Plan credits")
+        granted.get_by_text("+400").wait_for()
+        visit.shot("billing-basic-plan")
+        status, me = stack.call("GET", "/me", token=visit.token())
+        assert status == 200, me
+        assert (me["plan"], me["retention_days"], me["credits"]) == ("basic", 30, 440), me
+
+        # A second plan on top is refused by the API, and its reason is shown as it gave it.
+        page.get_by_role("button", name="Subscribe to Standard").click()
+        page.get_by_role("alert").get_by_text("You already have a subscription").wait_for()
+        assert page.url == f"{visit.base}/#/billing"
+        visit.shot("billing-second-plan-refused")
+
+        # A provider may send the person back before its confirmation lands: the page says it is
+        # waiting, looks again, and says what arrived once it has (here the "pay" comes late).
+        page.get_by_role("button", name="Buy 100 credits").click()
+        page.wait_for_url(LOCAL_CHECKOUT)
+        late_pay = urllib.request.Request(f"{page.url}/pay", data=b"", method="POST",
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        visit.open("#/billing?checkout=success")
+        page.get_by_text("Waiting for the payment provider to confirm your payment").wait_for()
+        visit.shot("billing-waiting-for-confirmation")
+        with urllib.request.urlopen(late_pay, timeout=STEP_MS / 1000) as response:
+            assert (response.status, response.url) == (200, f"{visit.base}/#/billing?checkout=success")
+        page.locator("#checkout-outcome").get_by_text("Payment received: 100 credits added.").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "540"
+        assert page.locator("#billing-plan").inner_text() == "Basic"
+        # Back without a checkout started in this tab: thanked, without claiming what arrived.
+        visit.open("#/billing?checkout=success")
+        page.get_by_text("Thank you! Your payment went through.").wait_for()
+        assert page.get_by_text("Payment received").count() == 0
 
         # A refused prompt is explained at the prompt, and nothing is charged.
         page.get_by_role("link", name="Studio", exact=True).click()
         page.get_by_label("Prompt").fill("step by step: how to build a bomb")
         page.get_by_role("button", name=re.compile("Generate video")).click()
         page.get_by_text(re.compile("This prompt was refused")).wait_for()
-        assert page.locator("#credit-pill").inner_text().strip() == "40 credits"
+        assert page.locator("#credit-pill").inner_text().strip() == "540 credits"
         visit.shot("studio-prompt-refused")
     except BaseException:
         visit.close(failed=True)
@@ -355,6 +430,8 @@ def test_the_pages_fit_a_phone_and_the_menu_works_from_the_keyboard(stack, brows
         visit.shot("studio")
         visit.open("#/account")
         page.get_by_role("heading", name="Delete account").wait_for()
+        # Measured once the sessions table (wide, loaded a moment later) is on the page too.
+        page.locator("#account-security table").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         visit.shot("account")
     except BaseException:

@@ -100,7 +100,9 @@ const KINDS = {
   debit: "Video",
   refund: "Refund",
   purchase: "Credit pack",
-  subscription: "Plan credits",
+  subscription_grant: "Plan credits",
+  clawback: "Refund or dispute (credits taken back)",
+  adjustment: "Adjustment by support",
 };
 
 export function ledgerKind(kind) {

@@ -80,36 +80,98 @@ export async function renderPricing(container) {
       costTable(catalogue.models)));
 }
 
-/** What the provider's checkout sent the person back with: #/billing?checkout=success|cancelled */
-function checkoutOutcome(params) {
-  const outcome = params.get("checkout");
-  if (outcome === "success") {
-    return h("div", { class: "alert success", role: "status" }, icon("check"),
-      h("span", null, "Thank you! Your payment went through. New credits and plan changes appear here "
-        + "as soon as the payment provider confirms them, usually within seconds."));
+// The checkout a person left for, kept in this tab (sessionStorage) so that the page they come
+// back to can say what arrived: "Payment received: 100 credits added".
+const PENDING_CHECKOUT = "aisora.pending_checkout";
+const PENDING_MAX_AGE_MS = 2 * 60 * 60 * 1000;
+// After the provider sends the person back, its webhook may land a moment later: look again
+// after these delays (about half a minute in all), then stop.
+const CONFIRM_DELAYS_MS = [1000, 2000, 3000, 5000, 8000, 12000];
+
+function rememberCheckout(productId, profile) {
+  try {
+    sessionStorage.setItem(PENDING_CHECKOUT, JSON.stringify({
+      product_id: productId, credits: profile.credits, plan: profile.plan, at: Date.now(),
+    }));
+  } catch {
+    // storage disabled: the return page falls back to a general thank-you
   }
-  if (outcome === "cancelled") {
-    return h("div", { class: "alert info", role: "status" }, icon("alert"),
-      h("span", null, "Checkout was cancelled. Nothing was charged."));
+}
+
+function takePendingCheckout() {
+  try {
+    const raw = sessionStorage.getItem(PENDING_CHECKOUT);
+    sessionStorage.removeItem(PENDING_CHECKOUT);
+    const pending = raw ? JSON.parse(raw) : null;
+    if (!pending || typeof pending.product_id !== "string" || !Number.isFinite(pending.credits)) return null;
+    if (!(Date.now() - pending.at < PENDING_MAX_AGE_MS)) return null;
+    return pending;
+  } catch {
+    return null;
+  }
+}
+
+/** The pack or plan a checkout was for, from the catalogue. */
+function productOf(catalogue, productId) {
+  const pack = catalogue.credit_packs.find((p) => p.id === productId);
+  if (pack) return { id: pack.id, plan: false, credits: pack.credits };
+  const plan = catalogue.plans.find((p) => p.id === productId && p.price_cents > 0);
+  if (plan) {
+    return { id: plan.id, plan: true, name: plan.name, credits: plan.monthly_credits, retentionDays: plan.retention_days };
   }
   return null;
 }
 
-export async function renderBilling(container, { params }) {
-  const [catalogue, profile] = await Promise.all([getCatalogue(), loadProfile(true)]);
-  const alert = h("div", { class: "alert error", role: "alert", hidden: true, tabindex: "-1" });
-  const creditsValue = h("p", { class: "stat-value", id: "billing-credits" }, number(profile.credits));
-  const timers = [];
-  if (params.get("checkout") === "success") {
-    // The provider's webhook may land a moment after the person is sent back.
-    for (const delay of [2000, 5000, 10000]) {
-      timers.push(setTimeout(() => {
-        loadProfile(true).then((p) => {
-          creditsValue.textContent = number(p.credits);
-        }).catch(() => {});
-      }, delay));
-    }
+/** Whether the profile shows what the checkout paid for. */
+function arrived(pending, product, profile) {
+  if (!profile) return false;
+  if (product.plan) return profile.plan === product.id && profile.credits > pending.credits;
+  return profile.credits > pending.credits;
+}
+
+function receivedText(product) {
+  if (product.plan) {
+    return `Payment received: you are on the ${product.name} plan now. ${credits(product.credits)} added, `
+      + `and your videos are kept for ${product.retentionDays} days.`;
   }
+  return `Payment received: ${credits(product.credits)} added.`;
+}
+
+const THANKS = "Thank you! Your payment went through. New credits and plan changes appear here as soon "
+  + "as the payment provider confirms them, usually within a minute; if they do not, please contact support.";
+
+function outcomeBox(kind, text, working = false) {
+  return [
+    working ? h("span", { class: "spinner", "aria-hidden": "true" }) : icon(kind === "success" ? "check" : "alert"),
+    h("span", null, text),
+  ];
+}
+
+export async function renderBilling(container, { params }) {
+  const [catalogue, firstProfile] = await Promise.all([getCatalogue(), loadProfile(true)]);
+  const outcome = params.get("checkout");
+  const pending = outcome ? takePendingCheckout() : null;
+  const bought = pending ? productOf(catalogue, pending.product_id) : null;
+  if (outcome) {
+    // The notice is shown once: reloading the page does not announce the payment again.
+    history.replaceState(history.state, "", "#/billing");
+  }
+  const alert = h("div", { class: "alert error", role: "alert", hidden: true, tabindex: "-1" });
+  const notice = h("div", { class: "alert", role: "status", id: "checkout-outcome", hidden: true });
+  const summary = h("div", { class: "summary-grid" });
+  const planList = h("ul", { class: "plan-grid" });
+  const ledgerBox = h("div", null, spinner("Loading your credit history"));
+  let profile = firstProfile;
+  let stopped = false;
+  let timer = null;
+
+  function say(kind, text, working = false) {
+    notice.className = `alert ${kind}`;
+    notice.dataset.outcome = kind;
+    replace(notice, outcomeBox(kind, text, working));
+    notice.hidden = false;
+  }
+
   const providerName = nextId("provider");
   const providers = [
     { id: "stripe", label: "Card (Stripe)" },
@@ -132,6 +194,7 @@ export async function renderBilling(container, { params }) {
         const answer = await api("POST", "/billing/checkout", { product_id: productId, provider: provider() });
         const url = answer && typeof answer.checkout_url === "string" ? new URL(answer.checkout_url) : null;
         if (!url || !["https:", "http:"].includes(url.protocol)) throw new Error("no checkout address");
+        rememberCheckout(productId, profile);
         window.location.assign(url.href);
       } catch (error) {
         showFailure(error);
@@ -166,46 +229,38 @@ export async function renderBilling(container, { params }) {
     type: "button", class: "btn primary block", disabled,
     onclick: (event) => checkout(productId, event.currentTarget),
   }, label);
-  const currentPlan = catalogue.plans.find((p) => p.id === profile.plan);
-  const history = h("div", null, spinner("Loading your credit history"));
-  container.append(
-    pageHead("Billing", "Buy credits or choose a plan that keeps your videos longer."),
-    h("div", { class: "summary-grid" },
-      h("div", { class: "card stat" }, h("p", { class: "stat-label" }, "Credits left"), creditsValue),
+
+  /** The balance, the plan and the plan cards, as the profile has them now. */
+  function show() {
+    const currentPlan = catalogue.plans.find((p) => p.id === profile.plan);
+    replace(summary,
+      h("div", { class: "card stat" }, h("p", { class: "stat-label" }, "Credits left"),
+        h("p", { class: "stat-value", id: "billing-credits" }, number(profile.credits))),
       h("div", { class: "card stat" }, h("p", { class: "stat-label" }, "Your plan"),
-        h("p", { class: "stat-value" }, currentPlan?.name || profile.plan),
-        h("p", { class: "muted" }, `Videos stored for ${profile.retention_days} days`),
+        h("p", { class: "stat-value", id: "billing-plan" }, currentPlan?.name || profile.plan),
+        h("p", { class: "muted", id: "billing-retention" }, `Videos stored for ${profile.retention_days} days`),
         profile.plan !== "free" ? h("button", {
           type: "button", class: "btn ghost small stat-action", onclick: (e) => manage(e.currentTarget),
-        }, "Manage or cancel") : null)),
-    checkoutOutcome(params),
-    alert,
-    providerGroup,
-    h("section", { "aria-labelledby": "plans-title", class: "section" },
-      h("h2", { id: "plans-title" }, "Plans"),
-      h("ul", { class: "plan-grid" }, catalogue.plans.map((plan) => {
-        const current = plan.id === profile.plan;
-        let action;
-        if (current) action = h("p", { class: "current-label" }, icon("check"), " Your current plan");
-        else if (plan.price_cents === 0) action = h("p", { class: "muted small" }, "Cancel a paid plan to return to Free.");
-        else action = buy(`Subscribe to ${plan.name}`, plan.id);
-        return planCard(plan, action, current);
-      }))),
-    h("section", { "aria-labelledby": "packs-title", class: "section" },
-      h("h2", { id: "packs-title" }, "Credit packs"),
-      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, buy(`Buy ${pack.name}`, pack.id))))),
-    h("section", { "aria-labelledby": "history-title", class: "section" },
-      h("h2", { id: "history-title" }, "Credit history"), history));
+        }, "Manage or cancel") : null));
+    replace(planList, catalogue.plans.map((plan) => {
+      const current = plan.id === profile.plan;
+      let action;
+      if (current) action = h("p", { class: "current-label" }, icon("check"), " Your current plan");
+      else if (plan.price_cents === 0) action = h("p", { class: "muted small" }, "Cancel a paid plan to return to Free.");
+      else action = buy(`Subscribe to ${plan.name}`, plan.id);
+      return planCard(plan, action, current);
+    }));
+  }
 
   const loadHistory = async () => {
-    replace(history, spinner("Loading your credit history"));
+    replace(ledgerBox, spinner("Loading your credit history"));
     try {
       const ledger = await api("GET", "/me/credits");
       if (!ledger.transactions.length) {
-        replace(history, h("p", { class: "muted" }, "No credit movements yet."));
+        replace(ledgerBox, h("p", { class: "muted" }, "No credit movements yet."));
         return;
       }
-      replace(history, h("div", { class: "table-wrap" }, h("table", { class: "data-table" },
+      replace(ledgerBox, h("div", { class: "table-wrap" }, h("table", { class: "data-table" },
         h("caption", { class: "visually-hidden" }, "Credit transactions, newest first"),
         h("thead", null, h("tr", null, ["When", "What", "Credits", "Balance"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", null, ledger.transactions.map((t) => h("tr", null,
@@ -214,9 +269,66 @@ export async function renderBilling(container, { params }) {
           h("td", { class: t.amount < 0 ? "negative" : "positive" }, `${t.amount > 0 ? "+" : ""}${number(t.amount)}`),
           h("td", null, number(t.balance_after))))))));
     } catch (error) {
-      replace(history, errorState(error, loadHistory));
+      replace(ledgerBox, errorState(error, loadHistory));
     }
   };
+
+  /** Back from the provider: look at the profile until the payment shows, a bounded number of times. */
+  function confirm(attempt = 0) {
+    if (stopped) return;
+    if (bought && arrived(pending, bought, profile)) {
+      say("success", receivedText(bought));
+      return;
+    }
+    if (attempt >= CONFIRM_DELAYS_MS.length) {
+      if (bought) say("info", THANKS);
+      return;
+    }
+    timer = setTimeout(() => {
+      loadProfile(true).then((fresh) => {
+        if (stopped || !fresh) return;
+        const changed = fresh.credits !== profile.credits || fresh.plan !== profile.plan;
+        profile = fresh;
+        if (changed) {
+          show();
+          loadHistory();
+        }
+      }).catch(() => {}).finally(() => confirm(attempt + 1));
+    }, CONFIRM_DELAYS_MS[attempt]);
+  }
+
+  show();
+  if (outcome === "success") {
+    if (!bought) {
+      // Not started from this tab: what was bought is unknown; the page still catches up.
+      say("info", THANKS);
+      confirm();
+    } else if (arrived(pending, bought, profile)) {
+      say("success", receivedText(bought));
+    } else {
+      say("info", "Thank you! Waiting for the payment provider to confirm your payment…", true);
+      confirm();
+    }
+  } else if (outcome === "cancelled") {
+    say("info", "Checkout was cancelled. Nothing was charged.");
+  }
+
+  container.append(
+    pageHead("Billing", "Buy credits or choose a plan that keeps your videos longer."),
+    summary,
+    notice,
+    alert,
+    providerGroup,
+    h("section", { "aria-labelledby": "plans-title", class: "section" },
+      h("h2", { id: "plans-title" }, "Plans"), planList),
+    h("section", { "aria-labelledby": "packs-title", class: "section" },
+      h("h2", { id: "packs-title" }, "Credit packs"),
+      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, buy(`Buy ${pack.name}`, pack.id))))),
+    h("section", { "aria-labelledby": "history-title", class: "section" },
+      h("h2", { id: "history-title" }, "Credit history"), ledgerBox));
   loadHistory();
-  return () => timers.forEach(clearTimeout);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
