@@ -376,7 +376,7 @@ def billing_portal() -> dict[str, Any]:
 @api("/billing/local-checkout/{session_id}")
 def local_checkout_page(session_id: str) -> Response:
     """The local stand-in for the provider's checkout page (no provider key configured)."""
-    page = billing.local_checkout_page(session_id)
+    page = billing.local_checkout_page(session_id, billing_dependencies())
     return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 

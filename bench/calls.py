@@ -24,7 +24,8 @@ os.environ.update({
     "JWT_SECRET": "bench-only-secret-0123456789abcdef", "AWS_ACCESS_KEY_ID": "x",
     "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1", "RECHECK_DELAY_SECONDS": "0",
     "APP_BASE_URL": "http://127.0.0.1:8000", "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
-    "STRIPE_WEBHOOK_SECRET": "whsec_bench", "LOCAL_RENDER_DIR": str(ROOT / ".local" / "bench-renders"),
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench", "LOCAL_CHECKOUT": "true",
+    "LOCAL_RENDER_DIR": str(ROOT / ".local" / "bench-renders"),
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -96,6 +96,9 @@ class Settings:
     creem_api_base: str
     # Our product id -> Creem's product id, as JSON: {"pack_100": "prod_...", ...}
     creem_products: dict[str, str]
+    # The local stand-in for the providers' checkout pages: on only where it is asked for
+    # (make run, tests). Off, a provider without a key is simply not offered.
+    local_checkout: bool
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -130,6 +133,7 @@ class Settings:
             creem_api_key=os.environ.get("CREEM_API_KEY") or None,
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
+            local_checkout=_flag("LOCAL_CHECKOUT", False),
         )
 
 

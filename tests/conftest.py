@@ -33,6 +33,7 @@ os.environ.update(
         "EXPORTS_QUEUE_URL": "set-by-the-world-fixture",
         "NOTICES_QUEUE_URL": "set-by-the-world-fixture",
         "APP_BASE_URL": "http://127.0.0.1:8000",
+        "LOCAL_CHECKOUT": "true",
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
 )

@@ -23,6 +23,7 @@ from conftest import get, post, signup_body
 
 from chalicelib.adapters.creem import CreemPayments
 from chalicelib.adapters.stripe_payments import StripePayments
+from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import User
 from chalicelib.services import billing
 
@@ -353,3 +354,20 @@ def test_a_purchase_lands_even_on_a_balance_a_clawback_left_below_zero(client):
     assert balance(client, who) == -80
     assert send_stripe(client, pack_paid(who, "pack_100")).status_code == 200
     assert balance(client, who) == 20
+
+
+def test_without_the_local_stand_in_a_provider_without_a_key_is_not_offered(client):
+    from dataclasses import replace
+
+    from chalicelib.wiring import billing_dependencies
+
+    who = account(client)
+    live = billing_dependencies()
+    url = billing.checkout(who["id"], {"product_id": "pack_100", "provider": "creem"}, live)["checkout_url"]
+    production = replace(live, settings=replace(live.settings, local_checkout=False))
+    with pytest.raises(InvalidInput) as refused:
+        billing.checkout(who["id"], {"product_id": "pack_100", "provider": "creem"}, production)
+    assert refused.value.field == "provider"
+    with pytest.raises(NotFound):
+        billing.local_checkout_pay(url.rsplit("/", 1)[1], production)
+    assert balance(client, who) == 40

@@ -102,6 +102,8 @@ def stage_environment(moto_port: int, api_port: int) -> dict[str, str]:
             # Links in mail and the local checkout's address point at this stack's front door.
             "APP_BASE_URL": f"http://127.0.0.1:{api_port}",
             "RECHECK_DELAY_SECONDS": env.get("RECHECK_DELAY_SECONDS", "1"),
+            # No provider keys here: the local checkout stands in for Stripe's and Creem's pages.
+            "LOCAL_CHECKOUT": "true",
             "PYTHONUNBUFFERED": "1",
         }
     )

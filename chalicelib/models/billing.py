@@ -75,6 +75,7 @@ class LocalCheckout(BaseModel):
     provider = UnicodeAttribute()
     status = UnicodeAttribute(default="open")
     success_url = UnicodeAttribute()
+    cancel_url = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
 

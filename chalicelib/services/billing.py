@@ -104,8 +104,11 @@ def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str,
             creem_product_id=creem_product, request_id=request_id, email=user.email,
             metadata={"user_id": user_id, "product_id": product.id}, success_url=success,
         )
+    elif deps.settings.local_checkout:
+        url = _open_local_checkout(user_id, product, provider, success, cancel, base)
     else:
-        url = _open_local_checkout(user_id, product, provider, success, base)
+        raise InvalidInput(f"Payments through {provider.title()} are not available; choose another way "
+                           "to pay.", field="provider")
     return {"checkout_url": url, "provider": provider}
 
 
@@ -129,17 +132,20 @@ def cancel_subscription(user: User, deps: BillingDeps) -> None:
 # --- the local stand-in for the providers' pages --------------------------------------------
 
 
-def _open_local_checkout(user_id: str, product: Product, provider: str, success: str, base: str) -> str:
+def _open_local_checkout(user_id: str, product: Product, provider: str, success: str, cancel: str,
+                         base: str) -> str:
     now = utcnow()
     session = LocalCheckout(
         uuid.uuid4().hex, user_id=user_id, product_id=product.id, provider=provider,
-        success_url=success, created_at=now, expires_at=now + timedelta(hours=1),
+        success_url=success, cancel_url=cancel, created_at=now, expires_at=now + timedelta(hours=1),
     )
     session.save()
     return f"{base}/billing/local-checkout/{session.session_id}"
 
 
-def _local_session(session_id: str) -> LocalCheckout:
+def _local_session(session_id: str, deps: BillingDeps) -> LocalCheckout:
+    if not deps.settings.local_checkout:
+        raise NotFound("There is no local checkout here.")
     try:
         session = LocalCheckout.get(session_id[:64])
     except DoesNotExist:
@@ -149,8 +155,8 @@ def _local_session(session_id: str) -> LocalCheckout:
     return session
 
 
-def local_checkout_page(session_id: str) -> str:
-    session = _local_session(session_id)
+def local_checkout_page(session_id: str, deps: BillingDeps) -> str:
+    session = _local_session(session_id, deps)
     product = Product.find(session.product_id)
     price = f"${product.price_cents / 100:.2f}" + (" a month" if product.plan_id else "")
     if product.plan_id:
@@ -170,17 +176,16 @@ for {html.escape(session.provider.title())} because no {html.escape(session.prov
 <form method="post" action="{action}">
 <button type="submit" style="font-size:1.1rem;padding:.6rem 1.4rem">Pay {html.escape(price)}</button>
 </form>
-<p><a href="{html.escape(session.success_url.replace('success', 'cancelled'))}">Cancel</a></p>
+<p><a href="{html.escape(session.cancel_url)}">Cancel</a></p>
 </body></html>"""
 
 
 def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
     """Pays a local checkout: the provider's event, signed with its webhook secret, goes
     through the same verification and handling as the provider's own would."""
-    session = _local_session(session_id)
+    session = _local_session(session_id, deps)
     if session.status != "open":
         return session.success_url
-    session.update(actions=[LocalCheckout.status.set("paid")], condition=LocalCheckout.status == "open")
     product = Product.find(session.product_id)
     user = accounts.get_user(session.user_id)
     metadata = {"user_id": session.user_id, "product_id": product.id}
@@ -196,6 +201,9 @@ def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
             body = json.dumps(event).encode()
             secret = webhook_secret("CREEM_WEBHOOK_SECRET")
             handle_creem_webhook(body, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), deps)
+    # Marked paid only once its events were handled: a failure leaves it payable, and paying
+    # again grants nothing twice (the payment's ledger reference is the session's).
+    session.update(actions=[LocalCheckout.status.set("paid")])
     return session.success_url
 
 
