@@ -5,13 +5,29 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class ExpiringByDay(GlobalSecondaryIndex):
+    """Sparse, by the day a row expires: the sweeps delete rows past `expires_at` without
+    waiting for DynamoDB's TTL, which may take days; bucketing by day keeps each partition
+    small at any volume. Shared by every table whose rows expire this way."""
+
+    class Meta:
+        index_name = "expiring"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    expiry_day = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute(range_key=True)
 
 
 class BaseModel(Model):

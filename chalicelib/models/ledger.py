@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, LocalSecondaryIndex
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, utcnow
+from chalicelib.models.base import BaseModel, ExpiringByDay, utcnow
 
 
 class LedgerByTime(LocalSecondaryIndex):
@@ -27,18 +27,6 @@ class LedgerByTime(LocalSecondaryIndex):
 
 # The policy keeps transaction records 7 years (and a day, so the last day is whole).
 KEEP = timedelta(days=7 * 365 + 2 + 1)
-
-
-class LedgerByExpiry(GlobalSecondaryIndex):
-    """Sparse by day: the sweep deletes rows past their 7 years, TTL being the backstop."""
-
-    class Meta:
-        index_name = "expiring"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    expiry_day = UnicodeAttribute(hash_key=True)
-    expires_at = TTLAttribute(range_key=True)
 
 
 class LedgerEntry(BaseModel):
@@ -55,7 +43,7 @@ class LedgerEntry(BaseModel):
     expiry_day = UnicodeAttribute(null=True)
 
     by_time = LedgerByTime()
-    expiring = LedgerByExpiry()
+    expiring = ExpiringByDay()
 
     @classmethod
     def new(cls, user_id: str, reference: str, *, kind: str, amount: int, balance_after: int,

@@ -50,16 +50,6 @@ class PrivacyRequest(BaseModel):
     by_user = RequestsByUser()
 
 
-class SupportByDue(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "open_by_due"
-        projection = AllProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    is_open = UnicodeAttribute(hash_key=True)
-    due_at = UTCDateTimeAttribute(range_key=True)
-
-
 class SupportByEmail(GlobalSecondaryIndex):
     """So that erasing an account finds the inquiries sent from its address."""
 
@@ -84,7 +74,7 @@ class SupportInquiry(BaseModel):
     due_at = UTCDateTimeAttribute()
     is_open = UnicodeAttribute(null=True)
 
-    open_by_due = SupportByDue()
+    open_by_due = OpenByDue()
     by_email = SupportByEmail()
 
 

@@ -7,10 +7,10 @@ approximate country, browser, operating system, device), and no longer than the 
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, utcnow
+from chalicelib.models.base import BaseModel, ExpiringByDay, utcnow
 
 
 class SessionsByUser(GlobalSecondaryIndex):
@@ -22,19 +22,6 @@ class SessionsByUser(GlobalSecondaryIndex):
         billing_mode = "PAY_PER_REQUEST"
 
     user_id = UnicodeAttribute(hash_key=True)
-
-
-class SessionsByExpiry(GlobalSecondaryIndex):
-    """Sparse by day: the sweep deletes rows past expiry without waiting for DynamoDB's TTL,
-    which may take days. Bucketing by day keeps each partition small at any volume."""
-
-    class Meta:
-        index_name = "expiring"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    expiry_day = UnicodeAttribute(hash_key=True)
-    expires_at = TTLAttribute(range_key=True)
 
 
 class Session(BaseModel):
@@ -56,4 +43,4 @@ class Session(BaseModel):
     device = UnicodeAttribute(null=True)
 
     by_user = SessionsByUser()
-    expiring = SessionsByExpiry()
+    expiring = ExpiringByDay()

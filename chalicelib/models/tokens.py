@@ -7,20 +7,7 @@ from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttri
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, utcnow
-
-
-class OneTimeTokensByExpiry(GlobalSecondaryIndex):
-    """Sparse by day: the sweep deletes rows past expiry without waiting for DynamoDB's TTL,
-    which may take days. Bucketing by day keeps each partition small at any volume."""
-
-    class Meta:
-        index_name = "expiring"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    expiry_day = UnicodeAttribute(hash_key=True)
-    expires_at = TTLAttribute(range_key=True)
+from chalicelib.models.base import BaseModel, ExpiringByDay, utcnow
 
 
 class OneTimeTokensByUser(GlobalSecondaryIndex):
@@ -47,5 +34,5 @@ class OneTimeToken(BaseModel):
     expires_at = TTLAttribute()
     expiry_day = UnicodeAttribute(null=True)  # expires_at's date, for the index below
 
-    expiring = OneTimeTokensByExpiry()
+    expiring = ExpiringByDay()
     by_user = OneTimeTokensByUser()
