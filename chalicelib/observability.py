@@ -415,7 +415,7 @@ def _on_event(event: Any, get_response: Callable[[Any], Any]) -> Any:
         if counts:
             extra["result"] = counts
         log.info("event handled", extra=extra)
-        if isinstance(event, CloudWatchEvent):
+        if isinstance(event, CloudWatchEvent) and event.detail_type == "Scheduled Event":
             for name, count in counts.items():
                 metric("SweepCount", count, "Count", function=function, result=name)
         return result

@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
+from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -144,6 +145,7 @@ def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.
         if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise EmailTaken("An account with this email already exists.", field="email") from None
         raise
+    observability.metric("CreditsGranted", catalogue.SIGNUP_GRANT, "Count", kind="signup_grant")
     audit.record(user_id, "signup", ["email", "password", "policy_version", "marketing_opt_in"], client)
     _send_verification(user_id, form.email, deps)
     return sessions.start(user_id, deps.settings, client)
