@@ -368,10 +368,14 @@ def _on_request(request: Any, get_response: Callable[[Any], Any]) -> Any:
                   "ServerErrors": (int(status >= 500), "Count")}, route=route, method=request.method)
 
 
-def _handler_name(lambda_context: Any) -> str:
-    # Lambda names a handler's function <app>-<stage>-<handler>; locally it is the handler.
-    name = str(getattr(lambda_context, "function_name", "") or "unknown")
-    return name.rsplit("-", 1)[-1]
+def _handler_name(get_response: Any, lambda_context: Any) -> str:
+    """The handler's name (generate_video), which the deployed function's name does not give
+    (CloudFormation makes it aisora-prod-GenerateVideo-1A2B3C): the user's function closes the
+    middleware chain."""
+    handler = get_response
+    while hasattr(handler, "next_handler"):
+        handler = handler.next_handler
+    return str(getattr(handler, "__name__", None) or getattr(lambda_context, "function_name", "unknown"))
 
 
 _MESSAGE_FIELDS = ("job_id", "export_id", "action", "kind", "version")
@@ -398,7 +402,7 @@ def _on_event(event: Any, get_response: Callable[[Any], Any]) -> Any:
     from chalice.app import CloudWatchEvent
 
     lambda_context = getattr(event, "context", None)
-    function = _handler_name(lambda_context)
+    function = _handler_name(get_response, lambda_context)
     request_id = getattr(lambda_context, "aws_request_id", None) or uuid.uuid4().hex
     started = time.perf_counter()
     with bound(request_id=request_id, function=function, **_message_fields(event)):
