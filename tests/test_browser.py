@@ -10,6 +10,7 @@ import io
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -434,6 +435,143 @@ def test_the_pages_fit_a_phone_and_the_menu_works_from_the_keyboard(stack, brows
         page.locator("#account-security table").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         visit.shot("account")
+    except BaseException:
+        visit.close(failed=True)
+        raise
+    visit.close()
+
+
+def _png(color: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _kept_reference(data: bytes, seconds: float) -> Path | None:
+    """The local renderer's copy of a reference image with exactly these bytes, if one appears."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for kept in (ROOT / ".local" / "renders").glob("local_*/reference"):
+            if kept.stat().st_size == len(data) and kept.read_bytes() == data:
+                return kept
+        time.sleep(0.2)
+    return None
+
+
+def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stack, browser):
+    visit = Visit(browser, stack, "reference", viewport={"width": 1280, "height": 860})
+    page = visit.page
+    uploads: list[tuple[str, int]] = []
+    videos: list[int] = []
+
+    def answered(response) -> None:
+        if response.request.method == "POST":
+            if response.url.startswith(f"http://127.0.0.1:{stack.moto_port}/"):
+                uploads.append((response.url, response.status))
+            elif urlsplit(response.url).path == "/videos":
+                videos.append(response.status)
+
+    page.on("response", answered)
+    try:
+        visit.open("#/signup")
+        page.get_by_role("button", name="Necessary only").click()
+        sign_up(visit, f"ref-{uuid.uuid4().hex[:8]}@example.com")
+        page.get_by_role("heading", name="Studio").wait_for()
+        page.locator("#studio-balance").get_by_text("You have 40 credits").wait_for()
+        # The page may talk to the storage host (presigned uploads) and to nothing else.
+        policy = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+        connect = re.search(r"connect-src ([^;]+)", policy).group(1).split()
+        assert connect == ["'self'", f"http://127.0.0.1:{stack.moto_port}"], policy
+        page.get_by_label("Prompt").fill("A lighthouse on a cliff at dusk, waves below")
+        generate = page.get_by_role("button", name=re.compile("Generate video"))
+        file_field = page.get_by_label("Image file")
+        address = page.get_by_label("Image address")
+        assert not file_field.is_visible() and not address.is_visible()
+
+        # An address on this machine: the server will not fetch it, and says why at the field.
+        page.get_by_label("From a web address").check()
+        address.fill("http://127.0.0.1/cat.png")
+        generate.click()
+        refused = page.locator(f"#{address.get_attribute('id')}-error")
+        refused.get_by_text("The reference image was refused").wait_for()
+        assert address.get_attribute("aria-invalid") == "true"
+        assert re.search(r"not allowed|private|loopback|public", refused.inner_text(), re.IGNORECASE), \
+            refused.inner_text()
+        assert videos == [422], videos
+        visit.shot("reference-url-refused")
+
+        # The page's own checks come first, in words: a PDF is not an image.
+        page.get_by_label("Upload an image").check()
+        file_field.set_input_files({"name": "notes.pdf", "mimeType": "application/pdf",
+                                    "buffer": b"%PDF-1.4"})
+        file_error = page.locator(f"#{file_field.get_attribute('id')}-error")
+        file_error.get_by_text("“notes.pdf” is not a JPEG, PNG or WebP image").wait_for()
+        generate.click()
+        file_error.get_by_text("“notes.pdf” is not a JPEG, PNG or WebP image").wait_for()
+        assert uploads == [] and videos == [422], (uploads, videos)
+
+        # Text dressed up as a PNG: uploaded (the page cannot tell), then refused by its bytes.
+        file_field.set_input_files({"name": "holiday.png", "mimeType": "image/png",
+                                    "buffer": b"just some text, not a picture at all\n" * 4})
+        page.locator(".reference-preview").get_by_text("holiday.png").wait_for()
+        generate.click()
+        file_error.get_by_text("The file is not a JPEG, PNG or WebP image.").wait_for()
+        assert file_field.get_attribute("aria-invalid") == "true"
+        assert [status for _, status in uploads] == [204], uploads
+        # Asked again while the image was being checked (409), then refused (422).
+        assert videos[0] == 422 and videos[-1] == 422 and set(videos[1:-1]) <= {409}, videos
+        mark = len(videos)
+        visit.shot("reference-disguised-file-refused")
+
+        # The bucket's CORS rule (bootstrap's, for this stack's origin) answers a preflight for
+        # the page's origin and refuses any other.
+        bucket_url = uploads[0][0]
+        for origin, expected in ((visit.base, 200), ("http://127.0.0.1:1", 403)):
+            preflight = urllib.request.Request(bucket_url, method="OPTIONS", headers={
+                "Origin": origin, "Access-Control-Request-Method": "POST"})
+            try:
+                with urllib.request.urlopen(preflight, timeout=5) as response:
+                    status, allowed = response.status, response.headers.get("Access-Control-Allow-Origin")
+            except urllib.error.HTTPError as error:
+                status, allowed = error.code, None
+            assert status == expected, (origin, status)
+            assert status != 200 or allowed == origin, allowed
+
+        # Nothing was charged for either refusal.
+        status, me = stack.call("GET", "/me", token=visit.token())
+        assert status == 200 and me["credits"] == 40, me
+        assert page.locator("#credit-pill").inner_text().strip() == "40 credits"
+
+        # A real PNG: uploaded straight to storage, checked, and the video is accepted.
+        picture = _png((uuid.uuid4().int % 256, 90, 200))
+        file_field.set_input_files({"name": "lighthouse.png", "mimeType": "image/png", "buffer": picture})
+        page.locator(".reference-preview").get_by_text("lighthouse.png").wait_for()
+        assert file_error.is_hidden()
+        visit.shot("reference-chosen")
+        page.evaluate("""() => {
+            window.__said = [];
+            const status = document.querySelector('.reference-status');
+            new MutationObserver(() => window.__said.push(status.textContent))
+                .observe(status, {childList: true, characterData: true, subtree: true});
+        }""")
+        generate.click()
+        page.get_by_role("heading", name="My videos").wait_for()
+        card = page.locator(".video-card.highlight")
+        card.wait_for()
+        assert card.get_attribute("data-status") in ("queued", "in_progress", "completed")
+        assert [status for _, status in uploads] == [204, 204], uploads
+        assert videos[-1] == 202 and set(videos[mark:-1]) <= {409}, videos
+        # What the person was told while waiting (the router keeps the window: hash routes).
+        said = page.evaluate("window.__said")
+        assert "Uploading your image…" in said, said
+        if 409 in videos[mark:]:
+            assert "Checking your image…" in said, said
+        page.locator("#credit-pill").get_by_text("0 credits").wait_for()
+        visit.shot("reference-video-accepted")
+        # The picture reached the video provider (the local renderer keeps what it was given).
+        assert _kept_reference(picture, STEP_MS / 1000) is not None
     except BaseException:
         visit.close(failed=True)
         raise

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib import aws
 from chalicelib.models import ALL_MODELS
@@ -63,7 +64,42 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create_bucket(name: str, props: dict[str, Any]) -> None:
+def local_origin(base_url: str | None) -> str | None:
+    """The web client's origin on this machine (the front door, http://127.0.0.1:<port>, from
+    APP_BASE_URL), or None unless it is a loopback address."""
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
+        return None
+    return f"http://{parts.hostname}:{parts.port}"
+
+
+def cors_rules(props: dict[str, Any], origin: str | None = None) -> list[dict[str, Any]]:
+    """The bucket's CORS rules: the template's, and locally the web client's own origin too.
+
+    The browser uploads reference images straight to the bucket (a presigned POST) from the web
+    client's origin, which locally the template cannot know. The origin is added to every rule
+    rather than in a rule of its own because moto answers a preflight only when *every* rule
+    allows its origin (real S3 uses the first rule that matches); a rule allowing POST, GET and
+    HEAD is added as well when no template rule allows POST."""
+    rules = [
+        {
+            "AllowedMethods": r["AllowedMethods"],
+            "AllowedOrigins": r["AllowedOrigins"] + ([origin] if origin else []),
+            "AllowedHeaders": r.get("AllowedHeaders", []),
+            "MaxAgeSeconds": r.get("MaxAge", 0),
+        }
+        for r in props.get("CorsConfiguration", {}).get("CorsRules", [])
+    ]
+    if origin and not any("POST" in r["AllowedMethods"] for r in rules):
+        rules.append({"AllowedMethods": ["POST", "GET", "HEAD"], "AllowedOrigins": [origin],
+                      "AllowedHeaders": ["*"], "MaxAgeSeconds": 600})
+    return rules
+
+
+def create_bucket(name: str, props: dict[str, Any], origin: str | None = None) -> None:
+    """The bucket as the template describes it; `origin` (a local web client's) may upload."""
     s3 = aws.s3()
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if name not in existing:
@@ -94,21 +130,9 @@ def create_bucket(name: str, props: dict[str, Any]) -> None:
         s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
-    if "CorsConfiguration" in props:
-        s3.put_bucket_cors(
-            Bucket=name,
-            CORSConfiguration={
-                "CORSRules": [
-                    {
-                        "AllowedMethods": r["AllowedMethods"],
-                        "AllowedOrigins": r["AllowedOrigins"],
-                        "AllowedHeaders": r.get("AllowedHeaders", []),
-                        "MaxAgeSeconds": r.get("MaxAge", 0),
-                    }
-                    for r in props["CorsConfiguration"]["CorsRules"]
-                ]
-            },
-        )
+    rules = cors_rules(props, origin)
+    if rules:
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
 
 
 def create_queues(
@@ -152,7 +176,8 @@ def bootstrap(visibility_timeout: int | None = None) -> LocalResources:
     stack_name = os.environ["RESOURCE_PREFIX"]
     create_tables()
     bucket = os.environ["MEDIA_BUCKET"]
-    create_bucket(bucket, template["Resources"]["MediaBucket"]["Properties"])
+    create_bucket(bucket, template["Resources"]["MediaBucket"]["Properties"],
+                  local_origin(os.environ.get("APP_BASE_URL")))
     urls, arns = create_queues(template, stack_name, visibility_timeout)
     verify_mail_identities(template)
     return LocalResources(bucket=bucket, queue_urls=urls, queue_arns=arns)

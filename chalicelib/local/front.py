@@ -2,16 +2,21 @@
 origin, as a CDN in front of API Gateway would serve them in production.
 
 `/` and `/assets/...` come from web/; every other path is passed to `chalice local`, which
-listens on an internal port. No CORS is needed, because the browser sees one origin.
+listens on an internal port. No CORS is needed for the API, because the browser sees one origin.
+The one cross-origin call is a reference image's upload, a presigned POST straight to the
+bucket (the embedded AWS on its own port): the page's policy lets it connect there and nowhere
+else, and bootstrap.py puts a CORS rule for this origin on the local bucket.
 """
 
 from __future__ import annotations
 
 import http.client
 import mimetypes
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -33,7 +38,27 @@ def _static_file(path: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def make_handler(api_port: int) -> type[BaseHTTPRequestHandler]:
+def storage_origin(endpoint_url: str | None) -> str | None:
+    """The embedded AWS's origin (http://127.0.0.1:<port>), where presigned uploads go; None
+    unless it is a loopback address."""
+    if not endpoint_url:
+        return None
+    parts = urlsplit(endpoint_url)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
+        return None
+    return f"http://{parts.hostname}:{parts.port}"
+
+
+def content_security_policy(storage: str | None) -> str:
+    connect = "'self'" + (f" {storage}" if storage else "")
+    return ("default-src 'self'; img-src 'self' data: http://127.0.0.1:*; "
+            f"media-src 'self' http://127.0.0.1:*; connect-src {connect}; "
+            "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+
+
+def make_handler(api_port: int, storage: str | None = None) -> type[BaseHTTPRequestHandler]:
+    policy = content_security_policy(storage)
+
     class Front(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "aisora-local"
@@ -51,11 +76,7 @@ def make_handler(api_port: int) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-cache")
             self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data: http://127.0.0.1:*; "
-                "media-src 'self' http://127.0.0.1:*; connect-src 'self'; frame-ancestors 'none'",
-            )
+            self.send_header("Content-Security-Policy", policy)
             self.end_headers()
             if not head:
                 self.wfile.write(body)
@@ -98,8 +119,10 @@ def make_handler(api_port: int) -> type[BaseHTTPRequestHandler]:
     return Front
 
 
-def start(port: int, api_port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(api_port))
+def start(port: int, api_port: int, storage: str | None = None) -> ThreadingHTTPServer:
+    """Serves on `port`; `storage` defaults to the embedded AWS named by AWS_ENDPOINT_URL."""
+    storage = storage or storage_origin(os.environ.get("AWS_ENDPOINT_URL"))
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(api_port, storage))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="front", daemon=True).start()
     return server

@@ -29,6 +29,9 @@ const FIELD_LABELS = {
   child_email: "The child's email",
   type: "Request type",
   token: "The link",
+  reference_url: "The image address",
+  reference_upload_id: "The reference image",
+  content_type: "The image type",
 };
 
 /** "birth_date must be ..." -> "Birth date must be ..."; other messages get a capital letter. */

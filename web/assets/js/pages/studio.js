@@ -1,8 +1,9 @@
-// The studio: a prompt, a model, a length and a size; the price in credits before starting.
+// The studio: a prompt, a model, a length and a size, an optional reference image; the price in
+// credits before starting.
 
-import { api } from "../api.js";
 import { h, icon, nextId, replace } from "../dom.js";
 import { credits, modelName, number, sizeInfo } from "../format.js";
+import { referencePicker } from "../reference.js";
 import { navigate } from "../router.js";
 import { getCatalogue, loadProfile } from "../store.js";
 import { busy, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
@@ -125,13 +126,14 @@ export async function render(container) {
 
   renderChoices();
   renderPrice();
+  const reference = referencePicker();
 
   const form = h("form", { novalidate: true, class: "studio-form card", "aria-label": "New video" },
     formAlert(),
     h("div", { class: "field" },
       h("label", { for: promptId }, "Prompt"), prompt, counter,
       h("p", { class: "field-error", id: `${promptId}-error`, hidden: true })),
-    ideas, modelSlot, secondsSlot, sizeSlot);
+    ideas, modelSlot, secondsSlot, sizeSlot, reference.element);
   form.addEventListener("change", (event) => {
     const { name, value } = event.target;
     if (name === "model") {
@@ -164,10 +166,17 @@ export async function render(container) {
       showError(form, { field: "prompt", message: "Describe the video you want first." });
       return;
     }
+    const problem = reference.validate();
+    if (problem) {
+      showError(form, problem);
+      return;
+    }
     await busy(submit, "Starting…", async () => {
       try {
-        const video = await api("POST", "/videos", {
+        const video = await reference.submit({
           prompt: prompt.value.trim(), model: state.model, seconds: Number(state.seconds), size: state.size,
+        }, (text) => {
+          submit.textContent = text;
         });
         loadProfile(true).catch(() => {});
         toast(`Your video is rendering (${credits(video.cost)}). Follow it here.`, "success");
