@@ -343,6 +343,12 @@ def _middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     return _on_event(event, get_response)
 
 
+def _line_level() -> int:
+    # The per-request and per-event lines are for CloudWatch; under `make run` a text line a
+    # second per queue message, without its fields, would bury the mail and errors printed there.
+    return logging.INFO if _json_lines else logging.DEBUG
+
+
 def _milliseconds_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -363,7 +369,7 @@ def _on_request(request: Any, get_response: Callable[[Any], Any]) -> Any:
         finally:
             # The route's pattern, never the path or query string, and never a body.
             elapsed = _milliseconds_since(started)
-            log.info("request", extra={"status": status, "duration_ms": elapsed})
+            log.log(_line_level(), "request", extra={"status": status, "duration_ms": elapsed})
             emit({"Latency": (elapsed, "Milliseconds"), "Requests": (1, "Count"),
                   "ServerErrors": (int(status >= 500), "Count")}, route=route, method=request.method)
 
@@ -418,7 +424,7 @@ def _on_event(event: Any, get_response: Callable[[Any], Any]) -> Any:
         extra: dict[str, Any] = {"duration_ms": _milliseconds_since(started)}
         if counts:
             extra["result"] = counts
-        log.info("event handled", extra=extra)
+        log.log(_line_level(), "event handled", extra=extra)
         if isinstance(event, CloudWatchEvent) and event.detail_type == "Scheduled Event":
             for name, count in counts.items():
                 metric("SweepCount", count, "Count", function=function, result=name)

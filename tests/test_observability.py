@@ -279,6 +279,20 @@ def test_a_schedules_counts_are_logged_and_measured(small_app, capsys):
     assert counts == {("sweep", "expired"): 3, ("sweep", "kept"): 1}
 
 
+def test_outside_lambda_the_request_line_is_debug_so_make_run_stays_readable(caplog):
+    app = Chalice(app_name="quiet")
+    observability.install(app)
+
+    @app.route("/ping")
+    def ping():
+        return {}
+
+    with caplog.at_level(logging.DEBUG, logger="chalicelib.observability"), Client(app) as client:
+        client.http.get("/ping")
+    (line,) = [r for r in caplog.records if r.getMessage() == "request"]
+    assert line.levelno == logging.DEBUG and line.status == 200
+
+
 # --- no personal data on the whole first path -----------------------------------------------
 
 
