@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench compliance clean
+.PHONY: run test lint bench compliance clean package lint-infra coldstart
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,10 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/python -m chalicelib.local.stack
 
+# infra.iam_trace: every AWS call a handler makes in the tests must be one its IAM policy allows.
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p infra.iam_trace
 
 compliance: $(STAMP)
 	$(BIN)/python -m pytest --compliance
@@ -40,5 +41,17 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The deployable template and code in build/$(STAGE)/ (README, "Deploying to AWS").
+STAGE ?= prod
+
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage $(STAGE) --out build/$(STAGE)
+
+lint-infra: package
+	$(BIN)/cfn-lint --include-checks I -- build/$(STAGE)/sam.json
+
+coldstart: package
+	$(BIN)/python -m infra.coldstart build/$(STAGE)/deployment.zip
+
 clean:
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) .local .pytest_cache build

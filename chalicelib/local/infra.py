@@ -1,20 +1,39 @@
-"""Writes the DynamoDB tables of infra/resources.json from the pynamodb models, so the models
-stay the one definition of every table, key and index.
+"""Writes what the deployment derives from the code, so the code stays its one definition:
 
-    .venv/bin/python -m chalicelib.local.infra     (after changing a model)
+- the DynamoDB tables of infra/resources.json, from the pynamodb models (keys, indexes, TTL);
+- each Lambda function's part of infra/resources.json, from app.py's declarations and
+  infra/iam.py: its environment (bucket, queue URLs, the secrets it needs from SSM), its log
+  group (30 days), its queue (by reference, with partial batch responses), and an alarm on
+  every dead-letter queue;
+- each function's least-privilege IAM policy, `.chalice/policy-<stage>-<function>.json`, named
+  in `.chalice/config.json` (autogen_policy stays off).
 
-A test fails when the template and the models disagree.
+    RESOURCE_PREFIX=aisora-dev .venv/bin/python -m chalicelib.local.infra
+        (after changing a model, a handler, or infra/iam.py)
+
+Everything else in infra/resources.json (bucket, queues, mail identity, alarm topic,
+parameters) is written by hand and kept as it is. Tests fail when any of this is stale.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
 from chalicelib.local.bootstrap import TEMPLATE, load_template
 from chalicelib.models import ALL_MODELS
+
+ROOT = TEMPLATE.parents[1]
+CHALICE_DIR = ROOT / ".chalice"
+CONFIG = CHALICE_DIR / "config.json"
+LOG_RETENTION_DAYS = 30
+# Resource types this module writes; every other resource of the template is kept as written.
+GENERATED_TYPES = {"AWS::DynamoDB::Table", "AWS::Serverless::Function", "AWS::Logs::LogGroup",
+                   "AWS::CloudWatch::Alarm"}
 
 
 def _logical_id(table_name: str) -> str:
@@ -60,14 +79,174 @@ def table_resource(model: Any) -> tuple[str, dict[str, Any]]:
 
 
 def with_tables(template: dict[str, Any]) -> dict[str, Any]:
-    others = {k: v for k, v in template["Resources"].items() if v["Type"] != "AWS::DynamoDB::Table"}
+    others = {k: v for k, v in template["Resources"].items() if v.get("Type") != "AWS::DynamoDB::Table"}
     tables = dict(table_resource(model) for model in ALL_MODELS)
     return {**template, "Resources": {**tables, **others}}
 
 
+# --- the functions ---------------------------------------------------------------------------
+
+
+def function_logical_id(function: Any) -> str:
+    from chalice.utils import to_cfn_resource_name
+
+    return "APIHandler" if function.kind == "api" else to_cfn_resource_name(function.name)
+
+
+def _queue_ids(resources: dict[str, Any]) -> dict[str, str]:
+    """Queue suffix (jobs, jobs-dlq, ...) -> the template's logical id."""
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::SQS::Queue":
+            name = resource["Properties"]["QueueName"]["Fn::Sub"]
+            found[name.removeprefix("${AWS::StackName}-")] = logical_id
+    return found
+
+
+def _secret(name: str) -> dict[str, str]:
+    # A String parameter the operator sets (README, "Deploying to AWS"); CloudFormation resolves
+    # it at deploy time. ssm-secure is refused in Lambda environments.
+    return {"Fn::Sub": "{{resolve:ssm:/${AWS::StackName}/" + name + "}}"}
+
+
+def function_resources(app: Any, resources: dict[str, Any], prefix: str) -> dict[str, Any]:
+    from chalice.utils import to_cfn_resource_name
+
+    from infra import iam
+
+    queues = _queue_ids(resources)
+    out: dict[str, Any] = {}
+    for function in iam.app_functions(app, prefix):
+        access = iam.access_for(function.name)
+        logical_id = function_logical_id(function)
+        variables: dict[str, Any] = {
+            "MEDIA_BUCKET": {"Ref": "MediaBucket"},
+            "JOBS_QUEUE_URL": {"Ref": queues["jobs"]},
+            "EXPORTS_QUEUE_URL": {"Ref": queues["exports"]},
+            "NOTICES_QUEUE_URL": {"Ref": queues["notices"]},
+            "VIDEO_PROVIDER": "openai",  # the package has no local renderer
+            "LOCAL_CHECKOUT": "false",  # never the local stand-in for a payment provider
+            "SECRETS_REVISION": {"Ref": "SecretsRevision"},
+        }
+        variables.update({name: _secret(name) for name in access.secrets})
+        props: dict[str, Any] = {
+            "Environment": {"Variables": variables},
+            "LoggingConfig": {"LogGroup": {"Ref": logical_id + "LogGroup"}},
+        }
+        if function.kind == "sqs":
+            if function.queue not in queues:
+                raise ValueError(f"{function.name} consumes {function.queue!r}, which the template lacks")
+            props["Events"] = {to_cfn_resource_name(function.name + "-sqs-event-source"): {"Properties": {
+                # Fn::Sub, not Fn::GetAtt: chalice merges dicts key by key, so only the same
+                # key replaces its generated ARN string. Either way a reference and a dependency.
+                "Queue": {"Fn::Sub": "${" + queues[function.queue] + ".Arn}"},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            }}}
+        elif function.kind == "event" and "aws.s3" in (function.event_pattern or {}).get("source", []):
+            props["Events"] = {to_cfn_resource_name(function.name + "-event"): {"Properties": {
+                "Pattern": {"detail": {"bucket": {"name": [{"Ref": "MediaBucket"}]}}},
+            }}}
+        out[logical_id] = {"Type": "AWS::Serverless::Function", "Properties": props}
+        out[logical_id + "LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            # Logs go with the stack: they hold nothing kept longer than 30 days anyway.
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": "/aws/lambda/${AWS::StackName}-" + function.name},
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
+        }
+    return out
+
+
+def dead_letter_alarms(resources: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::SQS::Queue" or "RedrivePolicy" not in resource["Properties"]:
+            continue
+        dlq = resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        out[dlq + "Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": {
+                    "Fn::Sub": "${" + dlq + ".QueueName} holds messages that failed 5 receives"},
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlarmTopic"}],
+                "OKActions": [{"Ref": "AlarmTopic"}],
+            },
+        }
+    return out
+
+
+def generated_template(template: dict[str, Any], app: Any, prefix: str) -> dict[str, Any]:
+    tables = with_tables(template)["Resources"]
+    written = {k: v for k, v in tables.items() if v.get("Type") not in GENERATED_TYPES}
+    return {
+        **template,
+        "Resources": {
+            **{k: v for k, v in tables.items() if v["Type"] == "AWS::DynamoDB::Table"},
+            **written,
+            **function_resources(app, written, prefix),
+            **dead_letter_alarms(written),
+        },
+    }
+
+
+# --- the policies ----------------------------------------------------------------------------
+
+
+def policy_file_name(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def generated_policies(
+    app: Any, config: dict[str, Any], prefix: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the config naming each function's policy file, {file name: policy}) for every stage."""
+    from infra import iam
+
+    config = json.loads(json.dumps(config))
+    functions = iam.app_functions(app, prefix)
+    names = {f.name for f in functions}
+    policies: dict[str, Any] = {}
+    for stage, stage_config in config["stages"].items():
+        env = stage_config["environment_variables"]
+        per_function = stage_config.setdefault("lambda_functions", {})
+        for name in [n for n, c in per_function.items() if n not in names and set(c) == {"iam_policy_file"}]:
+            del per_function[name]
+        for function in functions:
+            file_name = policy_file_name(stage, function.name)
+            per_function.setdefault(function.name, {})["iam_policy_file"] = file_name
+            policies[file_name] = iam.policy_document(function, env["RESOURCE_PREFIX"], env["MAIL_FROM"])
+    return config, policies
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
 def main() -> None:
-    TEMPLATE.write_text(json.dumps(with_tables(load_template()), indent=2) + "\n")
-    print(f"wrote {len(ALL_MODELS)} tables into {TEMPLATE}")
+    from app import app
+
+    prefix = os.environ["RESOURCE_PREFIX"]
+    TEMPLATE.write_text(_json(generated_template(load_template(), app, prefix)))
+    config, policies = generated_policies(app, json.loads(CONFIG.read_text()), prefix)
+    CONFIG.write_text(_json(config))
+    for stale in set(CHALICE_DIR.glob("policy-*.json")) - {CHALICE_DIR / n for n in policies}:
+        stale.unlink()
+    for file_name, policy in policies.items():
+        (CHALICE_DIR / file_name).write_text(_json(policy))
+    print(f"wrote {len(ALL_MODELS)} tables and {len(policies)} function policies "
+          f"into {TEMPLATE.relative_to(ROOT)} and {Path(CHALICE_DIR).relative_to(ROOT)}/")
 
 
 if __name__ == "__main__":
