@@ -134,7 +134,7 @@ ACCESS: dict[str, Access] = {
             "videos/": "delete list",
             "uploads/": "delete list",
             "exports/": "delete list",
-            "references/": "delete",
+            "references/": "delete list",
         },
         mail=True,
     ),

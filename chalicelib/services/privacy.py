@@ -280,7 +280,8 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
     for job in VideoJob.by_user.query(user_id):
         deps.store.delete(job.file_keys())
         VideoJob(job.job_id).delete()
-    for prefix in (f"videos/{user_id}/", f"uploads/{user_id}/", f"exports/{user_id}/"):
+    for prefix in (f"videos/{user_id}/", f"uploads/{user_id}/", f"references/{user_id}/",
+                   f"exports/{user_id}/"):
         deps.store.delete_prefix(prefix)
     for export in DataExport.query(user_id):
         export.delete()
