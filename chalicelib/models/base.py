@@ -30,6 +30,17 @@ class ExpiringByDay(GlobalSecondaryIndex):
     expires_at = TTLAttribute(range_key=True)
 
 
+class KeysByUser(GlobalSecondaryIndex):
+    """A table's keys by the user they belong to: how erasure finds a person's rows."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
 class BaseModel(Model):
     class Meta:
         abstract = True

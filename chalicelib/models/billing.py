@@ -4,10 +4,9 @@ refunds and disputes), and checkout sessions of the local stand-in for a provide
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, utcnow
+from chalicelib.models.base import BaseModel, KeysByUser, utcnow
 
 
 class BillingEvent(BaseModel):
@@ -22,17 +21,6 @@ class BillingEvent(BaseModel):
     type = UnicodeAttribute()
     processed_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
-
-
-class PaymentsByUser(GlobalSecondaryIndex):
-    """So that erasing an account pseudonymises its payment records."""
-
-    class Meta:
-        index_name = "by_user"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    user_id = UnicodeAttribute(hash_key=True)
 
 
 class Payment(BaseModel):
@@ -51,16 +39,7 @@ class Payment(BaseModel):
     clawed_back = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=utcnow)
 
-    by_user = PaymentsByUser()
-
-
-class CheckoutsByUser(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_user"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    user_id = UnicodeAttribute(hash_key=True)
+    by_user = KeysByUser()
 
 
 class LocalCheckout(BaseModel):
@@ -79,4 +58,4 @@ class LocalCheckout(BaseModel):
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
 
-    by_user = CheckoutsByUser()
+    by_user = KeysByUser()

@@ -6,7 +6,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, utcnow
+from chalicelib.models.base import BaseModel, KeysByUser, utcnow
 
 
 class OpenByDue(GlobalSecondaryIndex):
@@ -19,15 +19,6 @@ class OpenByDue(GlobalSecondaryIndex):
 
     is_open = UnicodeAttribute(hash_key=True)
     due_at = UTCDateTimeAttribute(range_key=True)
-
-
-class RequestsByUser(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_user"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    user_id = UnicodeAttribute(hash_key=True)
 
 
 class PrivacyRequest(BaseModel):
@@ -47,7 +38,7 @@ class PrivacyRequest(BaseModel):
     is_open = UnicodeAttribute(null=True)  # "open" while open: the sparse index's key
 
     open_by_due = OpenByDue()
-    by_user = RequestsByUser()
+    by_user = KeysByUser()
 
 
 class SupportByEmail(GlobalSecondaryIndex):

@@ -4,21 +4,9 @@ using one deletes it under a condition, so it works once."""
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
-from chalicelib.models.base import BaseModel, ExpiringByDay, utcnow
-
-
-class OneTimeTokensByUser(GlobalSecondaryIndex):
-    """So that erasing an account finds its links (they may hold an email address)."""
-
-    class Meta:
-        index_name = "by_user"
-        projection = KeysOnlyProjection()
-        billing_mode = "PAY_PER_REQUEST"
-
-    user_id = UnicodeAttribute(hash_key=True)
+from chalicelib.models.base import BaseModel, ExpiringByDay, KeysByUser, utcnow
 
 
 class OneTimeToken(BaseModel):
@@ -35,4 +23,4 @@ class OneTimeToken(BaseModel):
     expiry_day = UnicodeAttribute(null=True)  # expires_at's date, for the index below
 
     expiring = ExpiringByDay()
-    by_user = OneTimeTokensByUser()
+    by_user = KeysByUser()
