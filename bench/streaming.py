@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import subprocess
 import sys
 import time
 import tracemalloc
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,44 +37,31 @@ class Result(io.RawIOBase):
 
 
 def main() -> None:
+    from chalicelib.local.embedded_aws import moto_server
+
     # moto in its own process, so that its copy of the object is not counted as ours.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
         measure()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def measure() -> None:
-    if True:
-        from chalicelib import aws
-        from chalicelib.adapters.storage import MediaStore
+    from chalicelib import aws
+    from chalicelib.adapters.storage import MediaStore
 
-        aws.reset_clients()
-        aws.s3().create_bucket(Bucket="bench-media")
-        store = MediaStore("bench-media")
-        store.put("warm-up", io.BytesIO(b"x"), "video/mp4", {})
-        tracemalloc.start()
-        baseline = tracemalloc.get_traced_memory()[0]
-        started = time.perf_counter()
-        store.put("videos/bench/video.mp4", io.BufferedReader(Result(SIZE), 1024 * 1024), "video/mp4",
-                  {"retention-days": "7"})
-        seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1] - baseline
-        tracemalloc.stop()
-        size = aws.s3().head_object(Bucket="bench-media", Key="videos/bench/video.mp4")["ContentLength"]
+    aws.reset_clients()
+    aws.s3().create_bucket(Bucket="bench-media")
+    store = MediaStore("bench-media")
+    store.put("warm-up", io.BytesIO(b"x"), "video/mp4", {})
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    started = time.perf_counter()
+    store.put("videos/bench/video.mp4", io.BufferedReader(Result(SIZE), 1024 * 1024), "video/mp4",
+              {"retention-days": "7"})
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] - baseline
+    tracemalloc.stop()
+    size = aws.s3().head_object(Bucket="bench-media", Key="videos/bench/video.mp4")["ContentLength"]
     print(f"copied {size / 2**20:.0f} MB into S3 (moto server, loopback) in {seconds:.1f} s")
     print(f"peak Python memory above baseline: {peak / 2**20:.1f} MB (goal < 64 MB)")
 

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.local.embedded_aws import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -31,7 +27,7 @@ def _listening(port: int) -> bool:
 
 class Stack:
     def __init__(self, ports: tuple[int, int] | None = None) -> None:
-        self.api_port, self.moto_port = ports or (_free_port(), _free_port())
+        self.api_port, self.moto_port = ports or (free_port(), free_port())
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
         env.update(API_PORT=str(self.api_port), MOTO_PORT=str(self.moto_port))
         self.process = subprocess.Popen(

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from chalicelib.local import front
+from chalicelib.local.embedded_aws import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,12 +43,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
@@ -157,7 +152,7 @@ def main() -> int:
               f"{', '.join(sorted(resources.queue_urls))}.", flush=True)
 
         # chalice local listens inside; the front door on api_port adds the web client's files.
-        internal_port = _free_port()
+        internal_port = free_port()
         print(f"Starting the API (chalice local) on 127.0.0.1:{internal_port} ...", flush=True)
         api = subprocess.Popen(
             [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1",
