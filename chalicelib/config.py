@@ -99,6 +99,12 @@ class Settings:
     # The local stand-in for the providers' checkout pages: on only where it is asked for
     # (make run, tests). Off, a provider without a key is simply not offered.
     local_checkout: bool
+    # Prompts are checked by the local rules and, where configured, by an OpenAI-shaped
+    # `/v1/moderations` endpoint: by default the video provider's own when that is OpenAI's API.
+    moderation_provider: str = "local"
+    moderation_api_key: str | None = None
+    moderation_api_base_url: str | None = None
+    moderation_model: str = "omni-moderation-latest"
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -109,6 +115,12 @@ class Settings:
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
         if provider == "openai" and not api_key:
             raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
+        moderation_key = os.environ.get("MODERATION_API_KEY") or (api_key if provider == "openai" else None)
+        moderation = os.environ.get("MODERATION_PROVIDER") or ("openai" if moderation_key else "local")
+        if moderation not in ("local", "openai"):
+            raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
+        if moderation == "openai" and not moderation_key:
+            raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (or VIDEO_API_KEY)")
         return cls(
             stage=_required("STAGE"),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -134,6 +146,11 @@ class Settings:
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
             local_checkout=_flag("LOCAL_CHECKOUT", False),
+            moderation_provider=moderation,
+            moderation_api_key=moderation_key,
+            moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL")
+            or os.environ.get("VIDEO_API_BASE_URL") or None,
+            moderation_model=os.environ.get("MODERATION_MODEL") or "omni-moderation-latest",
         )
 
 

@@ -16,6 +16,7 @@ from chalicelib.services import billing
 from chalicelib.services.accounts import AccountDeps
 from chalicelib.services.billing import BillingDeps
 from chalicelib.services.generation import Dependencies
+from chalicelib.services.moderation import Moderator
 from chalicelib.services.policy_notices import NoticeDeps
 from chalicelib.services.privacy import PrivacyDeps
 
@@ -31,6 +32,14 @@ def video_provider(config: Settings) -> VideoProvider:
     return OpenAIVideos.from_settings(config)
 
 
+def moderator(config: Settings) -> Moderator | None:
+    if config.moderation_provider == "local":
+        return None
+    from chalicelib.adapters.openai_moderation import OpenAIModeration
+
+    return OpenAIModeration.from_settings(config)
+
+
 @functools.cache
 def generation_dependencies() -> Dependencies:
     config = settings()
@@ -40,6 +49,7 @@ def generation_dependencies() -> Dependencies:
         provider=video_provider(config),
         download_url_seconds=config.download_url_seconds,
         recheck_delay_seconds=config.recheck_delay_seconds,
+        moderator=moderator(config),
     )
 
 

@@ -32,10 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 PROD = CONFIG["stages"]["prod"]["environment_variables"]
 PREFIX = PROD["RESOURCE_PREFIX"]
-# Whatever the next library brings, the code of every function stays well under this.
-PACKAGE_BUDGET_MB = 25
+# Whatever the next library brings, the code of every function stays well under this (Lambda takes
+# 50 MB zipped; 25.3 MB with Pillow, trimmed, for reference images).
+PACKAGE_BUDGET_MB = 30
 # Never in a Lambda package: the local renderer's and the tests' libraries.
-LOCAL_ONLY = ("av", "numpy", "PIL", "moto", "pytest", "_pytest", "hypothesis", "playwright", "ruff")
+LOCAL_ONLY = ("av", "numpy", "moto", "pytest", "_pytest", "hypothesis", "playwright", "ruff")
 
 
 @dataclass(frozen=True)
@@ -480,3 +481,5 @@ def test_the_app_imports_from_the_read_only_package_with_only_the_runtimes_sdk(p
         loaded = coldstart.probe(with_bytecode, runtime, coldstart.lambda_env())
     assert loaded["outside"] == []  # nothing from this machine's site-packages
     assert loaded["uncompiled"] == []  # every module came with its bytecode
+    # The trimmed Pillow still checks and fits every type of reference image.
+    assert loaded["images"] == ["image/jpeg", "image/png", "image/webp"]

@@ -67,6 +67,80 @@ def test_a_pixel_bomb_is_refused_without_being_decoded():
         images.clean(bomb)
 
 
+def test_a_picture_over_the_limit_is_refused_from_its_header_before_decoding():
+    # 48 megapixels: under Pillow's own bomb limit, over ours. There is no pixel data at all, so a
+    # decoder that ran would call it damaged; the header alone must refuse it.
+    ihdr = struct.pack(">IIBBBBB", 8000, 6000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    with pytest.raises(images.ImageRefused, match="8000x6000; at most 40 megapixels"):
+        images.clean(b"\x89PNG\r\n\x1a\n" + chunk + end)
+
+
+@pytest.mark.parametrize(("kind", "after_the_picture"), [("JPEG", b"\xff\xd9"), ("PNG", b"IEND")])
+def test_only_the_picture_survives_not_what_hides_after_it(kind, after_the_picture):
+    polyglot = picture(kind) + b"PK\x03\x04<script>alert('stowaway')</script>"
+    cleaned = images.clean(polyglot)
+    assert b"stowaway" not in cleaned.data and b"PK\x03\x04" not in cleaned.data
+    assert cleaned.data.rstrip(b"\x00\xaeB`\x82").endswith(after_the_picture)
+
+
+def test_the_picture_is_turned_upright_as_its_owner_saw_it():
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned a quarter; shown rotated 90 degrees
+    Image.new("RGB", (64, 48), (10, 200, 10)).save(out, "JPEG", exif=exif.tobytes())
+    cleaned = images.clean(out.getvalue())
+    assert (cleaned.width, cleaned.height) == (48, 64)
+    with Image.open(io.BytesIO(cleaned.data)) as reopened:
+        assert reopened.size == (48, 64) and 0x0112 not in reopened.getexif()
+
+
+def test_cmyk_and_transparency_come_out_as_a_provider_reads_them():
+    cmyk = io.BytesIO()
+    Image.new("CMYK", (32, 32), (0, 255, 255, 0)).save(cmyk, "JPEG")
+    with Image.open(io.BytesIO(images.clean(cmyk.getvalue()).data)) as reopened:
+        assert reopened.mode == "RGB"
+        assert reopened.getpixel((16, 16)) == pytest.approx((255, 0, 0), abs=12)
+    clear = Image.new("RGBA", (32, 32), (0, 0, 255, 255))
+    clear.putpixel((0, 0), (0, 0, 0, 0))
+    out = io.BytesIO()
+    clear.save(out, "PNG")
+    with Image.open(io.BytesIO(images.clean(out.getvalue()).data)) as reopened:
+        assert reopened.mode == "RGBA"
+        assert reopened.getpixel((0, 0))[3] == 0 and reopened.getpixel((5, 5)) == (0, 0, 255, 255)
+
+
+def striped(size=(300, 100)) -> bytes:
+    """Red, green and blue thirds from left to right."""
+    image = Image.new("RGB", size)
+    third = size[0] // 3
+    for index, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        image.paste(colour, (index * third, 0, (index + 1) * third, size[1]))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("size", "left_edge"), [
+    ("720x1280", (0, 255, 0)),  # portrait from a wide picture: only the middle third is left
+    ("1280x720", (255, 0, 0)),  # 3:1 into 16:9: the sides lose a little, the red stays
+])
+def test_fit_covers_the_video_size_and_crops_about_the_centre(size, left_edge):
+    fitted = images.fit(images.clean(striped()), size)
+    width, height = (int(side) for side in size.split("x"))
+    assert (fitted.width, fitted.height, fitted.content_type) == (width, height, "image/png")
+    with Image.open(io.BytesIO(fitted.data)) as reopened:
+        assert reopened.size == (width, height)
+        assert reopened.getpixel((width // 2, height // 2)) == (0, 255, 0)
+        assert reopened.getpixel((2, height // 2)) == pytest.approx(left_edge, abs=4)
+
+
+def test_a_picture_already_the_right_size_is_passed_through_untouched():
+    exact = images.clean(striped((720, 1280)))
+    assert images.fit(exact, "720x1280").data == exact.data
+
+
 @pytest.mark.parametrize(("data", "declared", "reason"), [
     (b"GIF89a" + b"\x00" * 40, None, "not a JPEG, PNG or WebP"),
     (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None, "not a JPEG, PNG or WebP"),
@@ -233,6 +307,27 @@ def test_an_uploaded_image_is_checked_cleaned_and_handed_to_the_provider(client,
     generation.handle_message({"job_id": job.job_id, "action": "submit"}, deps)
     (reference,) = provider.references
     assert reference.content_type == "image/jpeg" and b"Jane Photographer" not in reference.data
+    with Image.open(io.BytesIO(reference.data)) as sent:
+        assert sent.size == (720, 1280)  # fitted to the video's size, as providers require
+
+
+def test_a_stored_reference_that_no_longer_reads_fails_the_job_and_refunds_it(client, user, world):
+    token = user["access_token"]
+    user_id = get(client, "/me", token).json_body["id"]
+    store = MediaStore(world.bucket)
+    key = f"references/{user_id}/{uuid.uuid4().hex}"
+    store.put_bytes(key, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
+    spec = generation.parse_request(VIDEO)
+    deps = generation.Dependencies(MessageQueue(aws_queue()), store, ScriptedProvider(), 300, 0)
+    job_id = generation.create_video(user_id, spec, deps, key)["id"]
+    assert get(client, "/me", token).json_body["credits"] < 40
+    for _ in range(2):  # a redelivered message changes nothing more
+        generation.handle_message({"job_id": job_id, "action": "submit"}, deps)
+    failed = get(client, f"/videos/{job_id}", token).json_body
+    assert failed["status"] == "failed" and failed["error"]["code"] == "refused"
+    assert "reference image was refused" in failed["error"]["message"]
+    assert deps.provider.references == []
+    assert get(client, "/me", token).json_body["credits"] == 40
 
 
 def aws_queue() -> str:

@@ -1,18 +1,27 @@
-"""Reference images, checked by their bytes: the type by magic numbers, the size by the
-header's dimensions (no decoding, so no pixel bomb is ever expanded), and metadata (EXIF,
-XMP, text chunks: camera, place, author) dropped without re-encoding the picture.
+"""Reference images: the type told by magic numbers, the size read from the header and checked
+before a single pixel is decoded (a pixel bomb is never expanded), then decoded and encoded
+anew, so that nothing of the original file but its picture survives: no EXIF, XMP, comments
+or text chunks (camera, place, author), no trailing bytes, no parser tricks. The picture is
+turned upright by its EXIF orientation and into sRGB by its colour profile first, so it looks
+as its owner saw it.
 
-Pure Python on purpose: an image library would weigh more than the rest of the function.
+Pillow is imported when an image is handled, never with the API: most requests have none.
 """
 
 from __future__ import annotations
 
-import struct
+import contextlib
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 8K by 5K: more than any video size offered
+_MEGAPIXELS = MAX_PIXELS // 1_000_000
 TYPES = ("image/jpeg", "image/png", "image/webp")
+# Pillow's name for each type: the only decoders it may use on these bytes.
+_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
 class ImageRefused(Exception):
@@ -38,93 +47,102 @@ def sniff(data: bytes) -> str | None:
 
 
 def clean(data: bytes, declared: str | None = None) -> CleanImage:
+    """Checks an image from a user and returns it encoded anew, without its metadata."""
     if len(data) > MAX_BYTES:
         raise ImageRefused("The image is larger than 10 MiB.")
     kind = sniff(data)
     if kind is None:
         raise ImageRefused("The file is not a JPEG, PNG or WebP image.")
     if declared and declared != kind:
-        raise ImageRefused(f"The file was declared {declared} but is a {kind.split('/')[1].upper()} image.")
+        raise ImageRefused(f"The file was declared {declared} but is a {_FORMATS[kind]} image.")
+    with _decoded(data, kind) as picture:
+        return _encode(_upright_srgb(picture), kind)
+
+
+def fit(image: CleanImage | bytes, size: str) -> CleanImage:
+    """The picture scaled to cover `size` ("WIDTHxHEIGHT") and cropped about its centre: a
+    provider takes a reference of exactly the video's size, and a picture is never stretched."""
+    from PIL import Image, ImageOps
+
+    data = image.data if isinstance(image, CleanImage) else image
+    kind = sniff(data)
+    if kind is None:
+        raise ImageRefused("The reference image is not a JPEG, PNG or WebP image.")
+    width, height = (int(side) for side in size.split("x"))
+    with _decoded(data, kind) as picture:
+        if picture.size == (width, height):
+            return CleanImage(kind, width, height, data)
+        fitted = ImageOps.fit(_flat(picture), (width, height), method=Image.Resampling.LANCZOS)
+        return _encode(fitted, kind)
+
+
+@contextlib.contextmanager
+def _decoded(data: bytes, kind: str) -> Iterator[Any]:
+    """The picture of `data`, decoded by `kind`'s decoder alone once its size is allowed."""
+    from PIL import Image
+
+    damaged = ImageRefused("The image is damaged or truncated.")
     try:
-        width, height, stripped = {"image/jpeg": _jpeg, "image/png": _png, "image/webp": _webp}[kind](data)
-    except (struct.error, IndexError, ValueError):
-        raise ImageRefused("The image is damaged or truncated.") from None
-    if width <= 0 or height <= 0:
-        raise ImageRefused("The image has no size.")
-    if width * height > MAX_PIXELS:
-        raise ImageRefused(f"The image is {width}x{height}; at most {MAX_PIXELS // 1_000_000} megapixels.")
-    return CleanImage(kind, width, height, stripped)
+        picture = Image.open(io.BytesIO(data), formats=[_FORMATS[kind]])
+    except Image.DecompressionBombError:
+        raise ImageRefused(f"The image has more than {_MEGAPIXELS} megapixels.") from None
+    except _UNREADABLE:
+        raise damaged from None
+    with picture:
+        width, height = picture.size
+        if width <= 0 or height <= 0:
+            raise ImageRefused("The image has no size.")
+        if width * height > MAX_PIXELS:
+            raise ImageRefused(f"The image is {width}x{height}; at most {_MEGAPIXELS} megapixels.")
+        try:
+            picture.load()  # the first frame only, for an animated image
+        except _UNREADABLE:
+            raise damaged from None
+        yield picture
 
 
-def _jpeg(data: bytes) -> tuple[int, int, bytes]:
-    out = bytearray(data[:2])
-    i, size = 2, None
-    while i < len(data):
-        if data[i] != 0xFF:
-            raise ValueError("bad marker")
-        marker = data[i + 1]
-        if marker == 0xD9:  # end of image
-            out += data[i:i + 2]
-            break
-        if marker == 0xDA:  # start of scan: the picture itself, up to the end
-            out += data[i:]
-            break
-        length = struct.unpack(">H", data[i + 2:i + 4])[0]
-        segment = data[i:i + 2 + length]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[i + 5:i + 9])
-            size = (width, height)
-        # APP1..APP13 and APP15 carry EXIF, XMP, IPTC; COM carries comments. APP0 (JFIF) and
-        # APP14 (Adobe colour transform) are needed to show the picture right.
-        if not (0xE1 <= marker <= 0xEF and marker != 0xEE) and marker != 0xFE:
-            out += segment
-        i += 2 + length
-    if size is None:
-        raise ValueError("no frame header")
-    return size[0], size[1], bytes(out)
+# What Pillow raises for bytes it cannot read (UnidentifiedImageError is an OSError).
+_UNREADABLE = (OSError, SyntaxError, ValueError, EOFError)
 
 
-_PNG_DROP = {b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"tIME"}
+def _upright_srgb(picture: Any) -> Any:
+    from PIL import ImageOps
+
+    profile = picture.info.get("icc_profile")
+    if profile:
+        picture = _to_srgb(picture, profile)
+    return ImageOps.exif_transpose(picture)
 
 
-def _png(data: bytes) -> tuple[int, int, bytes]:
-    width, height = struct.unpack(">II", data[16:24])
-    out = bytearray(data[:8])
-    i = 8
-    while i < len(data):
-        length = struct.unpack(">I", data[i:i + 4])[0]
-        kind = data[i + 4:i + 8]
-        chunk = data[i:i + 12 + length]
-        if len(chunk) != 12 + length:
-            raise ValueError("truncated chunk")
-        if kind not in _PNG_DROP:
-            out += chunk
-        i += 12 + length
-        if kind == b"IEND":
-            break
-    return width, height, bytes(out)
+def _to_srgb(picture: Any, profile: bytes) -> Any:
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        mode = "RGBA" if _has_alpha(picture) else "RGB"
+        return ImageCms.profileToProfile(picture.convert(mode), source, ImageCms.createProfile("sRGB"),
+                                         outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return picture  # a broken profile: the pixels as they are, the profile dropped below
 
 
-def _webp(data: bytes) -> tuple[int, int, bytes]:
-    chunks = []
-    i = 12
-    width = height = 0
-    while i + 8 <= len(data):
-        kind = data[i:i + 4]
-        length = struct.unpack("<I", data[i + 4:i + 8])[0]
-        body = data[i + 8:i + 8 + length]
-        if kind == b"VP8X":
-            width = 1 + int.from_bytes(body[4:7], "little")
-            height = 1 + int.from_bytes(body[7:10], "little")
-            # Clear the EXIF and XMP flags along with the chunks themselves.
-            body = bytes([body[0] & ~0x0C]) + body[1:]
-        elif kind == b"VP8 " and not width:
-            width, height = (v & 0x3FFF for v in struct.unpack("<HH", body[6:10]))
-        elif kind == b"VP8L" and not width:
-            bits = int.from_bytes(body[1:5], "little")
-            width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-        if kind not in (b"EXIF", b"XMP "):
-            chunks.append(kind + struct.pack("<I", length) + body + (b"\x00" if length % 2 else b""))
-        i += 8 + length + (length % 2)
-    payload = b"WEBP" + b"".join(chunks)
-    return width, height, b"RIFF" + struct.pack("<I", len(payload)) + payload
+def _has_alpha(picture: Any) -> bool:
+    return picture.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in picture.info
+
+
+def _flat(picture: Any) -> Any:
+    """RGB, or RGBA where the picture has transparency; nothing carried from the file."""
+    flat = picture.convert("RGBA" if _has_alpha(picture) else "RGB")
+    flat.info.clear()
+    return flat
+
+
+def _encode(picture: Any, kind: str) -> CleanImage:
+    flat = _flat(picture)
+    if kind == "image/jpeg":
+        flat = flat.convert("RGB")
+    out = io.BytesIO()
+    options: dict[str, Any] = {"image/jpeg": {"quality": 92}, "image/png": {"optimize": True},
+                               "image/webp": {"quality": 90}}[kind]
+    flat.save(out, _FORMATS[kind], **options)
+    return CleanImage(kind, flat.width, flat.height, out.getvalue())

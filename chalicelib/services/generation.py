@@ -49,6 +49,7 @@ class Dependencies:
     provider: VideoProvider
     download_url_seconds: int
     recheck_delay_seconds: int
+    moderator: moderation.Moderator | None = None  # None: the local rules alone
 
 
 # --- the request --------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def create_video(
     user_id: str, spec: VideoSpec, deps: Dependencies, reference_key: str | None = None
 ) -> dict[str, Any]:
     """Debits the cost and creates the job in one transaction, then queues it."""
-    moderation.check_prompt(spec.prompt)
+    moderation.check_prompt(spec.prompt, deps.moderator)
     cost = quote(spec)
     now = utcnow()
     owner = _check_limits(user_id, now)
@@ -185,11 +186,11 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         return
     spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size)
     try:
-        reference = None
-        if job.reference_key:
-            data = deps.store.read(job.reference_key, limit=images.MAX_BYTES)
-            reference = ReferenceImage(data, images.sniff(data) or "application/octet-stream")
+        reference = _reference(job, spec, deps)
         provider_job_id = deps.provider.create(spec, reference)
+    except images.ImageRefused as exc:
+        fail(job, "refused", f"The reference image was refused: {exc} Your credits were refunded.")
+        return
     except ProviderRefused as exc:
         fail(job, "refused", f"The video model refused this prompt: {exc}. Your credits were refunded.")
         return
@@ -206,6 +207,14 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         condition=VideoJob.status == "submitting",
     )
     _schedule_check(job, deps)
+
+
+def _reference(job: VideoJob, spec: VideoSpec, deps: Dependencies) -> ReferenceImage | None:
+    """The job's checked reference image, fitted to the video's size as providers require."""
+    if not job.reference_key:
+        return None
+    fitted = images.fit(deps.store.read(job.reference_key, limit=images.MAX_BYTES), spec.size)
+    return ReferenceImage(fitted.data, fitted.content_type)
 
 
 def _schedule_check(job: VideoJob, deps: Dependencies) -> None:

@@ -1,14 +1,25 @@
-"""The local moderation rule set: checked before any credit moves.
-
-A deliberately small, explainable list; where an OpenAI moderation endpoint is configured it
-is consulted as well (generation work). Each rule carries the reason a person reads.
+"""Prompt moderation, before any credit moves: a small, explainable local rule set, each rule
+with the reason a person reads, and, where one is configured, a moderation endpoint after it
+(adapters/openai_moderation.py). An endpoint that cannot answer refuses nothing and passes
+nothing: the request fails as busy, with nothing charged.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
-from chalicelib.errors import PromptRefused
+from chalicelib.errors import Busy, PromptRefused
+
+
+class ModerationUnavailable(Exception):
+    """Raised by a moderator that cannot answer; the prompt is then neither passed nor refused."""
+
+
+class Moderator(Protocol):
+    def check(self, text: str) -> str | None:
+        """None when the text may be generated; otherwise the reason it may not. Raises
+        ModerationUnavailable when it cannot tell."""
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -28,8 +39,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def check_prompt(prompt: str) -> None:
-    for pattern, reason in _RULES:
-        if pattern.search(prompt):
-            raise PromptRefused(f"This prompt was refused: {reason} No credits were charged.",
-                                field="prompt")
+def check_prompt(prompt: str, moderator: Moderator | None = None) -> None:
+    reason = next((reason for pattern, reason in _RULES if pattern.search(prompt)), None)
+    if reason is None and moderator is not None:
+        try:
+            reason = moderator.check(prompt)
+        except ModerationUnavailable:
+            raise Busy("Prompts cannot be checked just now, so nothing was charged. "
+                       "Try again in a minute.") from None
+    if reason is not None:
+        raise PromptRefused(f"This prompt was refused: {reason} No credits were charged.", field="prompt")
