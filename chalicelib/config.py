@@ -55,7 +55,7 @@ def _json_map(name: str) -> dict[str, str]:
     except ValueError:
         raise ConfigError(f"environment variable {name} must be a JSON object") from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f"environment variable {name} must map product ids to strings")
+        raise ConfigError(f"environment variable {name} must map ids to strings")
     return value
 
 
@@ -84,6 +84,8 @@ class Settings:
     video_provider: str
     video_api_base_url: str | None
     video_api_key: str | None
+    # Our model id -> the provider's, as JSON, for a gateway that names them otherwise.
+    video_model_ids: dict[str, str]
     recheck_delay_seconds: int
     local_render_dir: Path
     app_base_url: str
@@ -136,6 +138,7 @@ class Settings:
             video_provider=provider,
             video_api_base_url=os.environ.get("VIDEO_API_BASE_URL") or None,
             video_api_key=api_key,
+            video_model_ids=_json_map("VIDEO_MODEL_IDS"),
             recheck_delay_seconds=_int("RECHECK_DELAY_SECONDS", 15),
             local_render_dir=Path(os.environ.get("LOCAL_RENDER_DIR") or ".local/renders"),
             app_base_url=_required("APP_BASE_URL").rstrip("/"),

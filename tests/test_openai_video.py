@@ -50,6 +50,16 @@ def test_create_posts_the_spec_to_the_configured_gateway():
         assert part in body
 
 
+def test_a_gateway_that_names_the_model_otherwise_gets_its_own_name():
+    gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
+    config = replace(settings(), video_api_key="sk-test", video_api_base_url="https://gateway.test/v1",
+                     video_model_ids={"sora-2": "sora-2-2025-10-06"})
+    client = httpx2.Client(transport=httpx2.MockTransport(gateway))
+    OpenAIVideos.from_settings(config, http_client=client).create(SPEC)
+    (request,) = gateway.requests
+    assert b"sora-2-2025-10-06" in request.content
+
+
 def test_retrieve_reports_progress_and_the_providers_reason_for_failure():
     failure = {"code": "x", "message": "out of capacity"}
     answers = iter([video("in_progress", 42), video("failed", 42, failure)])

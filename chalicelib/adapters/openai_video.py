@@ -34,8 +34,10 @@ _SPOOL_BYTES = 8 * 1024 * 1024
 class OpenAIVideos:
     name = "openai"
 
-    def __init__(self, client: openai.OpenAI) -> None:
+    def __init__(self, client: openai.OpenAI, model_ids: dict[str, str] | None = None) -> None:
         self._client = client
+        # Our model id -> the gateway's, where it names a model otherwise.
+        self._model_ids = model_ids or {}
 
     @classmethod
     def from_settings(cls, settings: Settings, http_client: Any | None = None) -> OpenAIVideos:
@@ -46,7 +48,8 @@ class OpenAIVideos:
                 timeout=20.0,
                 max_retries=2,
                 http_client=http_client,
-            )
+            ),
+            settings.video_model_ids,
         )
 
     def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
@@ -57,7 +60,11 @@ class OpenAIVideos:
             extra["input_reference"] = (f"reference.{suffix}", reference.data, reference.content_type)
         with _provider_errors():
             video = self._client.videos.create(
-                prompt=spec.prompt, model=spec.model, seconds=str(spec.seconds), size=spec.size, **extra
+                prompt=spec.prompt,
+                model=self._model_ids.get(spec.model, spec.model),
+                seconds=str(spec.seconds),
+                size=spec.size,
+                **extra,
             )
         return video.id
 
