@@ -411,11 +411,10 @@ def creem_webhook() -> dict[str, Any]:
 @api("/webhooks/video", methods=("POST",))
 def video_webhook() -> dict[str, Any]:
     """The video provider's completion events (standard webhooks, verified by the openai SDK)."""
-    from chalicelib.adapters.openai_video import verify_webhook
-
-    event = verify_webhook(_raw_body(), dict(app.current_request.headers),
-                           webhook_secret("VIDEO_WEBHOOK_SECRET"))
-    outcome = generation.on_provider_event(event, generation_dependencies())
+    outcome = generation.on_provider_webhook(
+        _raw_body(), dict(app.current_request.headers), webhook_secret("VIDEO_WEBHOOK_SECRET"),
+        generation_dependencies(),
+    )
     return {"received": True, "outcome": outcome}
 
 

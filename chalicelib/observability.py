@@ -246,7 +246,9 @@ def configure_logging(json_lines: bool | None = None, app_log: logging.Logger | 
 def metric(name: str, value: float, unit: str = "Count", /, **dimensions: str) -> None:
     """One value of one CloudWatch metric, e.g. `metric("VideosFailed", 1, "Count", reason=code)`.
 
-    Published twice over: per stage alone (the total) and per stage and the given dimensions.
+    Published twice over: per stack alone (the total) and per stack and the given dimensions.
+    The stack is RESOURCE_PREFIX, which is the CloudFormation stack's name (its tables are named
+    after it), so that the template's alarms can name it as `${AWS::StackName}`.
     Dimension values are our own kinds and codes, never a person's data.
     """
     emit({name: (value, unit)}, **dimensions)
@@ -263,8 +265,8 @@ def emit(values: Mapping[str, tuple[float, str]], /, **dimensions: str) -> None:
     if not _json_lines:
         log.debug("metric %s %s", {k: v for k, (v, _) in values.items()}, names)
         return
-    stage = os.environ.get("STAGE") or "local"
-    dimension_sets = [["stage"], ["stage", *names]] if names else [["stage"]]
+    stack = os.environ.get("RESOURCE_PREFIX") or "local"
+    dimension_sets = [["stack"], ["stack", *names]] if names else [["stack"]]
     document: dict[str, Any] = {
         # The invocation's ids make a metric line findable next to its log lines.
         **{key: scrub_value(value, key) for key, value in _fields.get().items()},
@@ -276,7 +278,7 @@ def emit(values: Mapping[str, tuple[float, str]], /, **dimensions: str) -> None:
                 "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
             }],
         },
-        "stage": stage,
+        "stack": stack,
         **names,
         **{name: value for name, (value, _) in values.items()},
     }
@@ -426,6 +428,8 @@ def _on_event(event: Any, get_response: Callable[[Any], Any]) -> Any:
             extra["result"] = counts
         log.log(_line_level(), "event handled", extra=extra)
         if isinstance(event, CloudWatchEvent) and event.detail_type == "Scheduled Event":
+            # One a run, for the alarm that tells a schedule that stopped running (or succeeding).
+            metric("SweepRuns", 1, "Count", function=function)
             for name, count in counts.items():
                 metric("SweepCount", count, "Count", function=function, result=name)
         return result

@@ -3,6 +3,7 @@ EMF metrics, and no personal data anywhere, shown on the whole first path."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ from conftest import empty_queue, get, link_token, mail_to, new_email, post, sig
 
 from chalicelib import observability
 from chalicelib.errors import WebhookRejected
+from chalicelib.local.bootstrap import load_template
 from chalicelib.local.pump import EventPump
 
 CLIENT_IP = "203.0.113.77"
@@ -154,15 +156,16 @@ def test_lambda_gets_json_and_a_developer_gets_text(monkeypatch):
 # --- metrics --------------------------------------------------------------------------------
 
 
-def test_a_metric_is_one_emf_line_by_stage_and_by_its_dimensions(json_logs, capsys, monkeypatch):
-    monkeypatch.setenv("STAGE", "prod")
+def test_a_metric_is_one_emf_line_by_stack_and_by_its_dimensions(json_logs, capsys, monkeypatch):
+    monkeypatch.setenv("RESOURCE_PREFIX", "aisora-prod")
     with observability.bound(request_id="r-2"):
         observability.metric("VideosFailed", 1, "Count", reason="timed_out")
     (document,) = lines(capsys.readouterr().out)
     (directive,) = document["_aws"]["CloudWatchMetrics"]
-    assert directive == {"Namespace": "AISora2", "Dimensions": [["stage"], ["stage", "reason"]],
+    assert directive == {"Namespace": "AISora2", "Dimensions": [["stack"], ["stack", "reason"]],
                          "Metrics": [{"Name": "VideosFailed", "Unit": "Count"}]}
-    assert (document["stage"], document["reason"], document["VideosFailed"]) == ("prod", "timed_out", 1)
+    assert (document["stack"], document["reason"]) == ("aisora-prod", "timed_out")
+    assert document["VideosFailed"] == 1
     assert document["request_id"] == "r-2"
     assert abs(document["_aws"]["Timestamp"] - time.time() * 1000) < 60_000
 
@@ -195,6 +198,39 @@ def test_a_counted_call_is_measured_by_event_type_and_outcome(json_logs, capsys)
     assert seen == [("invoice.paid", "granted"), ("charge.refunded", "clawed_back"),
                     ("unverified", "bad_signature")]
     assert "event_type" not in observability.current()
+
+
+def test_a_forged_webhook_of_any_provider_is_counted_where_the_templates_alarm_looks(
+        json_logs, capsys, monkeypatch):
+    monkeypatch.setenv("RESOURCE_PREFIX", "aisora-prod")
+    for name in ("STRIPE_WEBHOOK_SECRET", "CREEM_WEBHOOK_SECRET"):
+        monkeypatch.setenv(name, "whsec_" + name.lower())
+    monkeypatch.setenv("VIDEO_WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"video secret").decode())
+    forged = {
+        "stripe": {"Stripe-Signature": f"t={int(time.time())},v1={'0' * 64}"},
+        "creem": {"creem-signature": "0" * 64},
+        "video": {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())),
+                  "webhook-signature": "v1," + base64.b64encode(b"\0" * 32).decode()},
+    }
+    with Client(json_logs) as client:
+        for provider, headers in forged.items():
+            response = client.http.post(f"/webhooks/{provider}", body=b'{"type": "x"}',
+                                        headers={"Content-Type": "application/json", **headers})
+            assert response.status_code == 400, provider
+    published = {(d["provider"], d["type"], d["outcome"]) for d in metric_documents(capsys.readouterr().out)
+                 if "WebhookEvents" in d}
+    assert published == {(p, "unverified", "bad_signature") for p in forged}
+
+    alarm = load_template()["Resources"]["WebhookSignatureFailuresAlarm"]["Properties"]
+    watched = set()
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert (metric["Namespace"], metric["MetricName"]) == (observability.NAMESPACE, "WebhookEvents")
+            assert dimensions.pop("stack") == {"Ref": "AWS::StackName"}  # RESOURCE_PREFIX on AWS
+            watched.add((dimensions["provider"], dimensions["type"], dimensions["outcome"]))
+    assert watched == published
 
 
 # --- the middleware -------------------------------------------------------------------------
@@ -238,7 +274,7 @@ def test_each_request_is_one_line_with_its_route_status_and_time_never_its_body(
     assert "someone@example.com" not in out and "pw-secret" not in out and "42" not in line["route"]
     (document,) = metric_documents(out)
     assert (document["Requests"], document["ServerErrors"]) == (1, 0) and document["Latency"] >= 0
-    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1] == ["stage", "route", "method"]
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1] == ["stack", "route", "method"]
 
 
 def test_an_unhandled_error_is_one_scrubbed_line_then_a_500_line(small_app, capsys):
@@ -275,8 +311,11 @@ def test_a_schedules_counts_are_logged_and_measured(small_app, capsys):
     out = capsys.readouterr().out
     (line,) = log_lines(out)
     assert line["message"] == "event handled" and line["result"] == {"expired": 3, "kept": 1}
-    counts = {(d["function"], d["result"]): d["SweepCount"] for d in metric_documents(out)}
+    documents = metric_documents(out)
+    counts = {(d["function"], d["result"]): d["SweepCount"] for d in documents if "SweepCount" in d}
     assert counts == {("sweep", "expired"): 3, ("sweep", "kept"): 1}
+    # and one run, which the template's did-not-run alarm counts
+    assert [(d["function"], d["SweepRuns"]) for d in documents if "SweepRuns" in d] == [("sweep", 1)]
 
 
 def test_outside_lambda_the_request_line_is_debug_so_make_run_stays_readable(caplog):

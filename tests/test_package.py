@@ -237,13 +237,67 @@ def test_an_alarm_tells_when_any_dead_letter_queue_holds_a_message(packaged: Pac
     watched = set()
     for alarm in packaged.of_type("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        if (props["Namespace"], props["MetricName"]) != ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
+        if props.get("MetricName") != "ApproximateNumberOfMessagesVisible":
             continue
         assert props["ComparisonOperator"] == "GreaterThanThreshold" and props["Threshold"] == 0
         assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         (dimension,) = props["Dimensions"]
         watched.add(dimension["Value"]["Fn::GetAtt"][0])
     assert watched == dead_letter_queues
+
+
+def _watched(alarm: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any], int, str]]:
+    """{query id: (metric name, dimensions, period, statistic)} of a metric-math alarm's metrics,
+    each checked to be one of ours, by this stack (as observability publishes them)."""
+    found = {}
+    for query in alarm["Properties"]["Metrics"]:
+        if "MetricStat" not in query:
+            continue
+        stat = query["MetricStat"]
+        dimensions = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+        assert stat["Metric"]["Namespace"] == "AISora2"
+        assert dimensions.pop("stack") == {"Ref": "AWS::StackName"}
+        found[query["Id"]] = (stat["Metric"]["MetricName"], dimensions, stat["Period"], stat["Stat"])
+    return found
+
+
+def test_every_schedule_has_an_alarm_for_when_it_stops_running(packaged: Packaged) -> None:
+    from chalice.app import ScheduledEventConfig
+
+    from app import app
+
+    seconds = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
+    schedules = {source.name: source.schedule_expression.value * seconds[source.schedule_expression.unit]
+                 for source in app.event_sources if isinstance(source, ScheduledEventConfig)}
+    assert {"erase_closed_accounts", "expire_videos", "fail_stuck_jobs"} <= set(schedules)
+    alarmed = {}
+    for alarm in packaged.of_type("AWS::CloudWatch::Alarm").values():
+        if "Metrics" not in alarm["Properties"]:
+            continue
+        runs = [w for w in _watched(alarm).values() if w[0] == "SweepRuns"]
+        if not runs:
+            continue
+        ((_, dimensions, period, statistic),) = runs
+        props = alarm["Properties"]
+        # No run in two periods of the schedule (missing data counts) sets it off.
+        assert (statistic, props["EvaluationPeriods"]) == ("SampleCount", 2)
+        assert props["TreatMissingData"] == "breaching"
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 1)
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        alarmed[dimensions["function"]] = period
+    assert alarmed == schedules
+
+
+def test_an_alarm_tells_when_too_many_videos_fail(packaged: Packaged) -> None:
+    alarm = packaged.resources["FailedJobRateAlarm"]
+    watched = _watched(alarm)
+    assert {name for name, *_ in watched.values()} == {"VideosFailed", "VideosRequested"}
+    assert all(dimensions == {} and statistic == "Sum" for _, dimensions, _, statistic in watched.values())
+    (expression,) = [q["Expression"] for q in alarm["Properties"]["Metrics"] if q.get("ReturnData")]
+    ids = {name: query_id for query_id, (name, *_) in watched.items()}
+    failed, requested = ids["VideosFailed"], ids["VideosRequested"]
+    assert f"100 * FILL({failed}, 0) / {requested}" in expression
+    assert alarm["Properties"]["Threshold"] == infra.FAILED_JOB_PERCENT
 
 
 # --- schedules, events, mail ---------------------------------------------------------------------

@@ -3,8 +3,9 @@
 - the DynamoDB tables of infra/resources.json, from the pynamodb models (keys, indexes, TTL);
 - each Lambda function's part of infra/resources.json, from app.py's declarations and
   infra/iam.py: its environment (bucket, queue URLs, the secrets it needs from SSM), its log
-  group (30 days), its queue (by reference, with partial batch responses), and an alarm on
-  every dead-letter queue;
+  group (30 days), its queue (by reference, with partial batch responses); an alarm on
+  every dead-letter queue, on every schedule that stops running, on the failed-job rate and on
+  webhook signature failures;
 - each function's least-privilege IAM policy, `.chalice/policy-<stage>-<function>.json`, named
   in `.chalice/config.json` (autogen_policy stays off).
 
@@ -187,6 +188,79 @@ def dead_letter_alarms(resources: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _alarm(description: str, **properties: Any) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, **properties,
+        "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}],
+    }}
+
+
+def _our_metric(name: str, statistic: str, period: int, **dimensions: str) -> dict[str, Any]:
+    """A metric as observability.metric publishes it: namespace AISora2, by this stack."""
+    from chalicelib.observability import NAMESPACE
+
+    return {"MetricStat": {
+        "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": [
+            {"Name": "stack", "Value": {"Ref": "AWS::StackName"}},
+            *({"Name": key, "Value": value} for key, value in dimensions.items())]},
+        "Period": period, "Stat": statistic}, "ReturnData": False}
+
+
+_SCHEDULE_UNIT_SECONDS = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
+# The share of an hour's videos that may fail before someone is told, once there are enough.
+FAILED_JOB_PERCENT, FAILED_JOB_MINIMUM = 20, 10
+# Forged or mis-signed webhook requests in 5 minutes: a stray one is noise, a stream is a
+# rotated secret not yet deployed, or someone probing.
+SIGNATURE_FAILURES = 5
+
+
+def operations_alarms(app: Any) -> dict[str, Any]:
+    """A schedule that did not run (or did not succeed) twice running, a failed-job rate, and
+    webhook signature failures; the dead-letter queues have theirs above."""
+    from chalice.app import Rate, ScheduledEventConfig
+    from chalice.utils import to_cfn_resource_name
+
+    out: dict[str, Any] = {}
+    for source in app.event_sources:
+        if not isinstance(source, ScheduledEventConfig):
+            continue
+        rate = source.schedule_expression
+        if not isinstance(rate, Rate):
+            raise ValueError(f"{source.name}: the did-not-run alarm needs a Rate schedule")
+        every = rate.value * _SCHEDULE_UNIT_SECONDS[rate.unit]
+        runs = _our_metric("SweepRuns", "SampleCount", every, function=source.name)
+        out[to_cfn_resource_name(source.name) + "DidNotRunAlarm"] = _alarm(
+            f"{source.name} (every {rate.to_string()[5:-1]}) did not run, or failed, twice running",
+            Metrics=[{**runs, "Id": "runs"},
+                     {"Id": "missing", "Expression": "FILL(runs, 0)", "ReturnData": True}],
+            EvaluationPeriods=2, Threshold=1, ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching",
+        )
+    hour = 3600
+    out["FailedJobRateAlarm"] = _alarm(
+        f"More than {FAILED_JOB_PERCENT}% of an hour's videos failed (of at least {FAILED_JOB_MINIMUM})",
+        Metrics=[
+            {**_our_metric("VideosFailed", "Sum", hour), "Id": "failed"},
+            {**_our_metric("VideosRequested", "Sum", hour), "Id": "requested"},
+            {"Id": "rate", "ReturnData": True, "Expression":
+             f"IF(FILL(requested, 0) >= {FAILED_JOB_MINIMUM}, 100 * FILL(failed, 0) / requested, 0)"},
+        ],
+        EvaluationPeriods=1, Threshold=FAILED_JOB_PERCENT, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    refused = [{**_our_metric("WebhookEvents", "Sum", 300, provider=provider, type="unverified",
+                              outcome="bad_signature"), "Id": provider}
+               for provider in ("stripe", "creem", "video")]
+    out["WebhookSignatureFailuresAlarm"] = _alarm(
+        f"At least {SIGNATURE_FAILURES} webhook requests in 5 minutes failed their signature check",
+        Metrics=[*refused, {"Id": "refused", "ReturnData": True,
+                            "Expression": " + ".join(f"FILL({m['Id']}, 0)" for m in refused)}],
+        EvaluationPeriods=1, Threshold=SIGNATURE_FAILURES,
+        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+    )
+    return out
+
+
 def generated_template(template: dict[str, Any], app: Any, prefix: str) -> dict[str, Any]:
     tables = with_tables(template)["Resources"]
     written = {k: v for k, v in tables.items() if v.get("Type") not in GENERATED_TYPES}
@@ -197,6 +271,7 @@ def generated_template(template: dict[str, Any], app: Any, prefix: str) -> dict[
             **written,
             **function_resources(app, written, prefix),
             **dead_letter_alarms(written),
+            **operations_alarms(app),
         },
     }
 

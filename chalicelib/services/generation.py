@@ -310,6 +310,14 @@ def fail(job: VideoJob, code: str, message: str) -> None:
 
 
 @observability.counted("WebhookEvents", provider="video")
+def on_provider_webhook(body: bytes, headers: dict[str, str], secret: str, deps: Dependencies) -> str:
+    """The provider's signed webhook (standard webhooks), verified on its raw body by the openai
+    SDK; a refusal is counted with the other providers' as outcome `bad_signature`."""
+    from chalicelib.adapters.openai_video import verify_webhook
+
+    return on_provider_event(verify_webhook(body, headers, secret), deps)
+
+
 def on_provider_event(event: dict[str, Any], deps: Dependencies) -> str:
     """A provider's webhook: check the job now instead of at its next re-check message. The
     check itself is idempotent, so a replayed or forged-but-valid event changes nothing more."""
