@@ -5,13 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench compliance clean package lint-infra coldstart
+.PHONY: run test lint bench compliance clean package lint-infra coldstart lock
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Every version is pinned, what our dependencies bring included: requirements.txt (the Lambda
+# functions') and constraints-dev.txt (the rest), both written by `make lock`.
+$(STAMP): requirements.txt requirements-dev.txt constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip -c constraints-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints-dev.txt
 	touch $(STAMP)
+
+# After editing requirements.in or requirements-dev.txt: pins them and all they bring.
+lock:
+	$(PYTHON) .ci/lock_dependencies.py
 
 # The browser test drives Debian's Chromium (Playwright cannot download a browser here).
 # Installed when missing; CI runs as root on a fresh machine, elsewhere sudo is used.
@@ -32,11 +38,9 @@ test: $(STAMP) $(CHROMIUM)
 compliance: $(STAMP)
 	$(BIN)/python -m pytest --compliance
 
+# One table: each figure beside its reference, measured in the same run (README, "Benchmarks").
 bench: $(STAMP)
-	$(BIN)/python bench/accounts.py
-	$(BIN)/python bench/retention.py
-	$(BIN)/python bench/streaming.py
-	$(BIN)/python bench/calls.py
+	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

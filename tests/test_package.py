@@ -513,6 +513,33 @@ def test_the_package_has_no_local_only_code_nor_the_runtimes_sdk(packaged: Packa
     assert not [n for n in names if n.startswith(package.EXCLUDED_PATHS)]
 
 
+def test_the_package_holds_the_locked_versions_built_for_the_runtimes_glibc(packaged: Packaged) -> None:
+    locked = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            locked[re.sub(r"[-_.]+", "-", name).lower()] = version
+    shipped, too_new = {}, []
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+        for name in archive.namelist():
+            folder, _, file_name = name.partition("/")
+            if not folder.endswith(".dist-info"):
+                continue
+            distribution, version = folder.removesuffix(".dist-info").rsplit("-", 1)
+            shipped[re.sub(r"[-_.]+", "-", distribution).lower()] = version
+            if file_name == "WHEEL":
+                tags = [line.split(": ")[1] for line in archive.read(name).decode().splitlines()
+                        if line.startswith("Tag: ")]
+                glibc = [tuple(map(int, m.groups())) for tag in tags
+                         if (m := re.search(r"manylinux_(\d+)_(\d+)_", tag))]
+                # python3.11 runs on Amazon Linux 2: glibc 2.26. A wheel may list newer tags too.
+                if glibc and min(glibc) > (2, 26):
+                    too_new.append(f"{folder}: {tags}")
+    runtime_provided = {re.sub(r"[-_.]+", "-", n).lower() for n in package.RUNTIME_PROVIDED}
+    assert shipped == {n: v for n, v in locked.items() if n not in runtime_provided}
+    assert too_new == []
+
+
 def test_every_module_ships_unchecked_hash_bytecode_for_the_runtime(packaged: Packaged) -> None:
     runtime = packaged.functions["APIHandler"]["Properties"]["Runtime"]
     tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
