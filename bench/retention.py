@@ -7,37 +7,31 @@ should cost about the same as the first (goal: at most 1.2 times).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.update({
-    "STAGE": "dev", "RESOURCE_PREFIX": "aisora-bench", "MEDIA_BUCKET": "aisora-bench-media",
-    "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import table, world
+from bench.table import FAIL, Row
 
-from moto import mock_aws  # noqa: E402
-
+TITLE = "retention sweep (100 expired videos; in-process moto)"
 EXPIRED = 100
+GOAL = 1.2
 
 
 def scenario(live: int) -> dict[str, float]:
-    with mock_aws():
-        from chalicelib import aws
+    """The sweep's DynamoDB calls and items read (counted by an after-call hook) and its time."""
+    with world.in_process_aws():
         from chalicelib.adapters.storage import MediaStore
-        from chalicelib.local.bootstrap import bootstrap
+        from chalicelib.config import settings
         from chalicelib.models import VideoJob
         from chalicelib.models.base import utcnow
         from chalicelib.services import retention
 
-        aws.reset_clients()
-        bootstrap()
         now = utcnow()
         with VideoJob.batch_write() as batch:
             for n in range(EXPIRED + live):
@@ -49,31 +43,34 @@ def scenario(live: int) -> dict[str, float]:
                     video_key=f"videos/bench/{job_id}/video.mp4", completed_at=due - timedelta(days=7),
                     expires_at=due, expiry_shard=retention.expiry_shard(job_id),
                 ))
-        counts = {"calls": 0, "items_read": 0}
+        counts = {"calls": 0, "items_read": 0, "expired": 0}
 
-        def count(http_response, parsed, model, **_):
+        def count(parsed: dict[str, Any], **_: Any) -> None:
             counts["calls"] += 1
             counts["items_read"] += parsed.get("ScannedCount", 1 if "Item" in parsed else 0)
 
-        client = VideoJob._get_connection().connection.client
-        client.meta.events.register("after-call.dynamodb", count)
-        started = time.perf_counter()
-        expired = retention.sweep_expired_videos(MediaStore(os.environ["MEDIA_BUCKET"]))
-        elapsed = time.perf_counter() - started
-        client.meta.events.unregister("after-call.dynamodb", count)
-        VideoJob._connection = None  # the next scenario's moto is a new world
-        assert expired == EXPIRED, expired
+        with world.hooked("after-call.dynamodb", count):
+            started = time.perf_counter()
+            counts["expired"] = retention.sweep_expired_videos(MediaStore(settings().media_bucket))
+            elapsed = time.perf_counter() - started
         return {**counts, "seconds": elapsed}
 
 
-def main() -> None:
-    small = scenario(100)
-    large = scenario(10_000)
-    print(f"{'sweep of 100 expired':34} {'items read':>10} {'DynamoDB calls':>15} {'seconds':>8}")
-    for label, figures in (("among 100 live", small), ("among 10,000 live", large)):
-        print(f"{label:34} {figures['items_read']:>10} {figures['calls']:>15} {figures['seconds']:>8.2f}")
-    print(f"{'ratio (goal <= 1.2)':34} {large['items_read'] / small['items_read']:>10.2f}")
+def measure() -> list[Row]:
+    small, large = scenario(100), scenario(10_000)
+    ratio = large["items_read"] / small["items_read"]
+    swept = small["expired"] == large["expired"] == EXPIRED
+    return [
+        Row("sweep, items read among 10,000 live", f"{large['items_read']:.0f} items",
+            f"among 100 live: {small['items_read']:.0f} items", f"{table.times(ratio)} (goal <= {GOAL}x)",
+            table.verdict(ratio <= GOAL) if swept else FAIL,
+            f"{large['calls']:.0f} vs {small['calls']:.0f} DynamoDB calls"
+            + ("" if swept else f"; expired {small['expired']} and {large['expired']}, not {EXPIRED}")),
+        Row("sweep, time among 10,000 live", f"{large['seconds']:.2f} s",
+            f"among 100 live: {small['seconds']:.2f} s", table.times(large["seconds"] / small["seconds"]),
+            detail="moto in-process; the items read above are what DynamoDB bills"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    table.main(TITLE, measure)
