@@ -119,10 +119,15 @@ def make_handler(api_port: int, storage: str | None = None) -> type[BaseHTTPRequ
     return Front
 
 
+class _FrontDoor(ThreadingHTTPServer):
+    daemon_threads = True
+    # Python's default keeps 5 connections waiting; a burst of clients would be reset.
+    request_queue_size = 128
+
+
 def start(port: int, api_port: int, storage: str | None = None) -> ThreadingHTTPServer:
     """Serves on `port`; `storage` defaults to the embedded AWS named by AWS_ENDPOINT_URL."""
     storage = storage or storage_origin(os.environ.get("AWS_ENDPOINT_URL"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(api_port, storage))
-    server.daemon_threads = True
+    server = _FrontDoor(("127.0.0.1", port), make_handler(api_port, storage))
     threading.Thread(target=server.serve_forever, name="front", daemon=True).start()
     return server

@@ -155,7 +155,7 @@ def main() -> int:
         internal_port = free_port()
         print(f"Starting the API (chalice local) on 127.0.0.1:{internal_port} ...", flush=True)
         api = subprocess.Popen(
-            [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1",
+            [sys.executable, "-m", "chalicelib.local.api", "local", "--host", "127.0.0.1",
              "--port", str(internal_port), "--stage", "dev", "--no-autoreload"],
             cwd=ROOT, env=env,
         )
