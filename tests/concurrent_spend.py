@@ -1,6 +1,8 @@
 """Run by test_billing: 50 parallel spends against a moto server that handles one request at a
 time, as DynamoDB applies one write at a time to an item. Any read-then-write race in our code
-shows as more spends than credits. Prints the outcome as JSON."""
+shows as more spends than credits. Then 20 parallel requests for a video from a plan that
+renders 3 at a time, with credits for all 20: any race in the fair-use check shows as more than
+3 made. Prints the outcome as JSON."""
 
 from __future__ import annotations
 
@@ -51,7 +53,46 @@ def main() -> None:
             "spent": outcomes.count("spent"), "refused": outcomes.count("refused"),
             "other": sorted(o for o in outcomes if o not in ("spent", "refused")),
             "balance": int(User.get("racer").credits), "ledger_sum": sum(int(r.amount) for r in rows),
+            "videos": race_for_videos(now),
         }))
+
+
+def race_for_videos(now: datetime) -> dict[str, object]:
+    from types import SimpleNamespace
+
+    from chalicelib import aws
+    from chalicelib.adapters.queue import MessageQueue
+    from chalicelib.adapters.storage import MediaStore
+    from chalicelib.errors import LimitReached
+    from chalicelib.models import User
+    from chalicelib.services import catalogue, credits, generation
+
+    queue = aws.sqs().create_queue(QueueName="aisora-race-jobs")["QueueUrl"]
+    deps = generation.Dependencies(MessageQueue(queue), MediaStore("aisora-race-media"),
+                                   SimpleNamespace(name="local"), 300, 0)
+    User("maker", email="maker@example.com", password_hash="-", credits=0, age_attested_at=now,
+         policy_version="v", policy_accepted_at=now, marketing_choice_at=now).save()
+    spec = generation.parse_request({"prompt": "a race", "seconds": 4})
+    credits.apply("maker", 20 * generation.quote(spec), "adjustment", "top-up")
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        try:
+            generation.create_video("maker", spec, deps)
+            outcomes.append("made")
+        except LimitReached:
+            outcomes.append("limited")
+        except Exception as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"made": outcomes.count("made"), "limited": outcomes.count("limited"),
+            "other": sorted(o for o in outcomes if o not in ("made", "limited")),
+            "at_once": catalogue.PLANS["free"].max_concurrent}
 
 
 if __name__ == "__main__":

@@ -333,7 +333,11 @@ def test_fifty_parallel_spends_of_ten_videos_worth_spend_exactly_ten():
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                          env={"PATH": os.environ["PATH"]}, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    videos = result.pop("videos")
     assert result == {"spent": 10, "refused": 40, "other": [], "balance": 0, "ledger_sum": 0}
+    # and a plan's videos-at-once limit holds under the same race, though credits would allow all
+    assert videos == {"made": videos["at_once"], "limited": 20 - videos["at_once"], "other": [],
+                      "at_once": 3}
 
 
 def test_the_daily_check_finds_a_balance_that_differs_from_its_ledger(client):

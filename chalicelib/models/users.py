@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -66,6 +67,12 @@ class User(BaseModel):
     analytics_consent = BooleanAttribute(default=False)
     analytics_choice_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
+    # The plan's fair use, kept beside the balance and changed in the same transaction as each
+    # debit for a video, so that asking for one reads nothing else: the videos asked for on
+    # `usage_day` (UTC), and when the latest few were asked for (epoch seconds).
+    usage_day = UnicodeAttribute(null=True)
+    videos_that_day = NumberAttribute(default=0)
+    recent_videos = ListAttribute(of=NumberAttribute, default=list)
     # Set when the account is closed: "pending" until erased, no sooner than erase_after.
     erasure_queue = UnicodeAttribute(null=True)
     erase_after = UTCDateTimeAttribute(null=True)

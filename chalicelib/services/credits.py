@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
@@ -28,6 +29,8 @@ _ATTEMPTS = 25
 _MAX_PAUSE = 0.1
 
 ExtraWrites = Callable[[TransactWrite], None]
+# More changes to the user, decided from the user as read for each attempt (and free to refuse).
+UserActions = Callable[[User], list[Action]]
 
 
 class AlreadyApplied(Exception):
@@ -43,15 +46,17 @@ def apply(
     extra_writes: ExtraWrites | None = None,
     allow_negative: bool = False,
     read: User | None = None,
+    user_actions: UserActions | None = None,
 ) -> int:
     """Adds `amount` (negative to spend) to the balance; returns the balance after.
 
     Raises InsufficientCredits when spending more than the balance, AlreadyApplied when the
     cause was already recorded or `extra_writes`' conditions fail. Only a clawback (a refund
     or dispute of credits already spent) may leave the balance below zero. `read` is a
-    consistent read of the user the caller already made (saves one read).
+    consistent read of the user the caller already made (saves one read). `user_actions`
+    changes the user further in the same write; the balance's condition covers them too.
     """
-    user = read or _read(user_id)
+    user = read or read_user(user_id)
     for attempt in range(_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0, min(_MAX_PAUSE, 0.005 * 2**attempt)))  # noqa: S311 - jitter
@@ -64,11 +69,12 @@ def apply(
         if after < 0 and amount < 0 and not allow_negative:
             raise InsufficientCredits(cost=-amount, balance=balance)
         entry = LedgerEntry.new(user_id, reference, kind=kind, amount=amount, balance_after=after)
+        more = user_actions(user) if user_actions else []
         try:
             with transaction() as tx:
                 tx.update(
                     User(user_id),
-                    actions=[User.credits.set(after)],
+                    actions=[User.credits.set(after), *more],
                     condition=(User.credits == balance),
                 )
                 tx.save(entry, condition=LedgerEntry.reference.does_not_exist())
@@ -80,7 +86,7 @@ def apply(
                 raise
             # pynamodb orders a transaction's items by kind, so the reasons' positions say
             # little: the balance read again tells whether it was the race.
-            user = _read(user_id)
+            user = read_user(user_id)
             if "TransactionConflict" in codes or int(user.credits) != balance:
                 continue  # the balance moved since we read it: try with the new one
             raise AlreadyApplied(reference) from None  # the cause, or extra_writes, was done
@@ -89,9 +95,14 @@ def apply(
     raise Busy("Your balance is changing too quickly; try again in a moment.")
 
 
-def _read(user_id: str) -> User:
+# What a change of the balance reads of the user: for itself, and for the fair use of a video.
+READ = ["credits", "status", "plan", "usage_day", "videos_that_day", "recent_videos"]
+
+
+def read_user(user_id: str) -> User:
+    """The user as a change of the balance needs it, read consistently."""
     try:
-        return User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status"])
+        return User.get(user_id, consistent_read=True, attributes_to_get=READ)
     except DoesNotExist:
         raise NotFound("This account no longer exists.") from None
 

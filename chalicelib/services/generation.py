@@ -15,10 +15,11 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 MAX_PROMPT = 2000
 # A job not finished by then fails and is refunded, whatever the provider says later.
 GENERATION_DEADLINE = timedelta(hours=1)
+# How late the schedule may fail an overdue job (it runs every 5 minutes), with some room.
+_SWEEP_SLACK = timedelta(minutes=10)
+# Creation times kept on the user: enough to tell that the largest plan's limit is not reached.
+_RECENT_KEPT = max(plan.max_concurrent for plan in catalogue.PLANS.values())
 OPEN_STATES = ("queued", "submitting", "in_progress")
 _PUBLIC_STATUS = {"submitting": "queued"}
 
@@ -99,7 +104,7 @@ def create_video(
     moderation.check_prompt(spec.prompt, deps.moderator)
     cost = quote(spec)
     now = utcnow()
-    owner = _check_limits(user_id, now)
+    owner = credits.read_user(user_id)
     job = VideoJob(
         uuid.uuid4().hex,
         user_id=user_id,
@@ -119,30 +124,42 @@ def create_video(
     def create_job(tx: TransactWrite) -> None:
         tx.save(job, condition=VideoJob.job_id.does_not_exist())
 
-    credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job, read=owner)
+    credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job, read=owner,
+                  user_actions=lambda user: _fair_use(user_id, user, now))
     deps.queue.send({"job_id": job.job_id, "action": "submit"})
     observability.metric("VideosRequested", 1, "Count", model=spec.model)
     return _view(job, deps, now)
 
 
-def _check_limits(user_id: str, now: datetime) -> User:
-    """The plan's fair use: one query of today's jobs, bounded by the daily limit. Returns the
-    user, read consistently, for the debit to use."""
-    try:
-        owner = User.get(user_id, consistent_read=True, attributes_to_get=["credits", "status", "plan"])
-    except DoesNotExist:
-        raise NotFound("This account no longer exists.") from None
-    plan = catalogue.plan(owner.plan)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = list(VideoJob.by_user.query(user_id, VideoJob.created_at >= midnight,
-                                        limit=plan.max_per_day + 1))
-    if len(today) >= plan.max_per_day:
+def _fair_use(user_id: str, user: User, now: datetime) -> list[Action]:
+    """The plan's limits, from the user's own counters (no other read), and their update for
+    one more video; written with the debit, under the balance's condition, so two requests
+    racing each other cannot both take the last place."""
+    plan = catalogue.plan(user.plan)
+    today = now.date().isoformat()
+    made_today = int(user.videos_that_day or 0) if user.usage_day == today else 0
+    if made_today >= plan.max_per_day:
         raise LimitReached(f"The {plan.name} plan makes up to {plan.max_per_day} videos a day; "
                            "try again tomorrow or choose a bigger plan.")
-    if sum(job.status in OPEN_STATES for job in today) >= plan.max_concurrent:
+    # A job still open was asked for within its deadline (and the sweep that fails it after).
+    since = (now - GENERATION_DEADLINE - _SWEEP_SLACK).timestamp()
+    recent = sorted(t for t in (user.recent_videos or []) if t >= since)
+    # Fewer asked for lately than the plan renders at once: none can be waiting. Otherwise
+    # count the ones still open.
+    if len(recent) >= plan.max_concurrent and _open_jobs(user_id, since) >= plan.max_concurrent:
         raise LimitReached(f"The {plan.name} plan renders {plan.max_concurrent} video(s) at a time; "
                            "wait for one to finish.")
-    return owner
+    return [
+        User.usage_day.set(today),
+        User.videos_that_day.set(made_today + 1),
+        User.recent_videos.set([*recent, now.timestamp()][-_RECENT_KEPT:]),
+    ]
+
+
+def _open_jobs(user_id: str, since: float) -> int:
+    started = datetime.fromtimestamp(since, UTC)
+    jobs = VideoJob.by_user.query(user_id, VideoJob.created_at >= started)
+    return sum(job.status in OPEN_STATES for job in jobs)
 
 
 # --- the worker ---------------------------------------------------------------------------
