@@ -80,6 +80,10 @@ _STATUS: dict[type[DomainError], int] = {
     Busy: 503,
 }
 _JSON = {"Content-Type": "application/json"}
+# The largest request body any route reads (webhooks' events included), and the deepest JSON.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+_TOO_DEEP = f"The request body nests deeper than {MAX_JSON_DEPTH} levels."
 
 
 def _error(status: int, code: str, message: str, field: str | None = None,
@@ -94,7 +98,26 @@ def _error(status: int, code: str, message: str, field: str | None = None,
 
 
 class _MalformedBody(Exception):
-    pass
+    def __init__(self, message: str, code: str = "malformed_json") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _unreadable_body(content_types: tuple[str, ...]) -> Response | None:
+    """413 for a body over the limit, 415 for one not labelled as a type the route reads."""
+    request = app.current_request
+    raw = request.raw_body
+    if not raw:
+        return None
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, "body_too_large",
+                      f"The request body has {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes.")
+    declared = request.headers.get("content-type", "")
+    if declared.split(";", 1)[0].strip().lower() not in content_types:
+        return _error(415, "unsupported_media_type",
+                      f"Send the body as {' or '.join(content_types)}, with a Content-Type header "
+                      f"saying so (got {declared or 'none'}).")
+    return None
 
 
 def api(
@@ -108,10 +131,13 @@ def api(
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def handle(*args: Any, **kwargs: Any) -> Response:
+            refusal = _unreadable_body(content_types)
+            if refusal is not None:
+                return refusal
             try:
                 result = view(*args, **kwargs)
             except _MalformedBody as exc:
-                return _error(400, "malformed_json", str(exc))
+                return _error(400, exc.code, str(exc))
             except Throttled as exc:
                 return _error(429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
             except DomainError as exc:
@@ -122,7 +148,11 @@ def api(
                 return result
             return Response(body=result, status_code=status, headers=_JSON)
 
-        return app.route(path, methods=list(methods), content_types=list(content_types))(handle)
+        # What the OpenAPI document says of the route (chalicelib/openapi.py).
+        handle.success_status = status  # type: ignore[attr-defined]
+        handle.content_types = content_types  # type: ignore[attr-defined]
+        # Any type reaches `handle`, which refuses the others in the contract's error shape.
+        return app.route(path, methods=list(methods), content_types=["*/*"])(handle)
 
     return register
 
@@ -132,12 +162,40 @@ def _body() -> dict[str, Any]:
     if not raw:
         raise InvalidInput("a JSON object body is required")
     try:
-        body = json.loads(raw)
+        # UTF-8 only (RFC 8259), not the UTF-16 json.loads would guess; no NaN or Infinity.
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        body = json.loads(text, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _MalformedBody(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:  # far deeper than the limit
+        raise _MalformedBody(_TOO_DEEP, "too_deep") from None
+    _check_json_text(body)
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
     return body
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _check_json_text(body: Any) -> None:
+    """Refuses JSON nested deeper than MAX_JSON_DEPTH (what handles it would recurse as deep) and
+    strings that are not Unicode text (an unpaired surrogate escape such as \\ud800)."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise _MalformedBody(_TOO_DEEP, "too_deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _MalformedBody("The request body is not valid JSON text: a string holds an "
+                                     "unpaired surrogate (\\ud800-\\udfff).") from None
 
 
 def _client() -> ClientInfo:
@@ -171,7 +229,7 @@ def health() -> dict[str, Any]:
 
 @api("/openapi.json")
 def openapi_document() -> dict[str, Any]:
-    return openapi.document(app)
+    return openapi.document(app, MAX_BODY_BYTES, MAX_JSON_DEPTH)
 
 
 @api("/policy")
@@ -210,7 +268,7 @@ def refresh() -> dict[str, Any]:
     return sessions.rotate(_refresh_token(_body()), settings()).as_dict()
 
 
-@api("/auth/logout", methods=("POST",))
+@api("/auth/logout", methods=("POST",), status=204)
 def logout() -> None:
     sessions.end(_refresh_token(_body()))
 
@@ -353,7 +411,7 @@ def download_video(video_id: str) -> dict[str, Any]:
     return generation.download_url(_user_id(), video_id, generation_dependencies())
 
 
-@api("/videos/{video_id}", methods=("DELETE",))
+@api("/videos/{video_id}", methods=("DELETE",), status=204)
 def delete_video(video_id: str) -> None:
     generation.delete_video(_user_id(), video_id, generation_dependencies())
 
@@ -380,7 +438,7 @@ def local_checkout_page(session_id: str) -> Response:
     return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@api("/billing/local-checkout/{session_id}/pay", methods=("POST",),
+@api("/billing/local-checkout/{session_id}/pay", methods=("POST",), status=303,
      content_types=("application/x-www-form-urlencoded", "application/json"))
 def local_checkout_pay(session_id: str) -> Response:
     success_url = billing.local_checkout_pay(session_id, billing_dependencies())

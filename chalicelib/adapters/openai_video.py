@@ -120,6 +120,6 @@ def verify_webhook(raw: bytes, headers: dict[str, str], secret: str) -> dict[str
         event = json.loads(raw)
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise ValueError("not an event")
-    except (openai.InvalidWebhookSignatureError, ValueError) as error:
+    except (openai.InvalidWebhookSignatureError, ValueError, RecursionError) as error:
         raise WebhookRejected(f"The video provider's webhook was refused: {error}") from None
     return event

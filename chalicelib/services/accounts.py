@@ -310,7 +310,8 @@ def _preferences(raw: object, current: dict[str, Any]) -> dict[str, Any]:
             if value not in LANGUAGES:
                 raise InvalidInput(f"{field} must be one of {', '.join(LANGUAGES)}", field=field)
         elif key == "default_model":
-            if value not in catalogue.MODELS:
+            # A list or an object is no model id (and, unhashable, cannot be looked up as one).
+            if not isinstance(value, str) or value not in catalogue.MODELS:
                 raise InvalidInput(f"{field} must be one of {', '.join(catalogue.MODELS)}", field=field)
         elif key == "default_seconds":
             if value not in (4, 8, 12) or isinstance(value, bool):

@@ -392,6 +392,8 @@ def _verify_stripe(raw: bytes, header: str | None) -> dict[str, Any]:
         )
     except stripe.SignatureVerificationError:
         raise WebhookRejected("The Stripe signature does not match this body.") from None
+    except UnicodeDecodeError:  # the SDK decodes the body before it checks anything
+        raise WebhookRejected("The Stripe event is not UTF-8 text.") from None
     stamp = int(dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)["t"])
     # The SDK refuses old timestamps only; one far in the future is as suspect.
     if stamp > time.time() + STRIPE_TOLERANCE:
@@ -400,7 +402,7 @@ def _verify_stripe(raw: bytes, header: str | None) -> dict[str, Any]:
         event = json.loads(raw)
         assert isinstance(event, dict) and isinstance(event["id"], str)
         assert isinstance(event["data"]["object"], dict)
-    except (ValueError, KeyError, TypeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise WebhookRejected("The Stripe event is not well formed.") from None
     return event
 
@@ -486,7 +488,7 @@ def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -
         event = json.loads(raw)
         kind, obj = event["eventType"], event["object"]
         assert isinstance(event["id"], str) and isinstance(obj, dict)
-    except (ValueError, KeyError, TypeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise WebhookRejected("The Creem event is not well formed.") from None
     created = int(event.get("created_at") or 0) // 1000
     row = _event_row(f"creem:{event['id']}", kind)

@@ -121,6 +121,12 @@ def submit_request(
     if kind not in REQUEST_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(REQUEST_TYPES)}", field="type")
     message = _text(body, "message", MAX_MESSAGE, required=False)
+    # A field that does not apply is refused, not silently dropped.
+    if user_id is not None and "email" in body:
+        raise InvalidInput("email is for requests made without signing in; we answer yours at "
+                           "your account's address", field="email")
+    if kind != "child_report" and "child_email" in body:
+        raise InvalidInput("child_email is only for a child_report", field="child_email")
     contact = None
     if user_id is None:
         contact = accounts.normalise_email(body.get("email"))
