@@ -449,13 +449,20 @@ def _png(color: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-def _kept_reference(data: bytes, seconds: float) -> Path | None:
-    """The local renderer's copy of a reference image with exactly these bytes, if one appears."""
+def _kept_reference(color: tuple[int, int, int], seconds: float) -> tuple[int, int] | None:
+    """The size of the local renderer's copy of a reference image of this one colour, if one
+    appears (the copy is encoded anew and fitted to the video, so its bytes are its own)."""
+    from PIL import Image
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for kept in (ROOT / ".local" / "renders").glob("local_*/reference"):
-            if kept.stat().st_size == len(data) and kept.read_bytes() == data:
-                return kept
+            try:
+                with Image.open(kept) as image:
+                    if image.convert("RGB").getpixel((image.width // 2, image.height // 2)) == color:
+                        return image.size
+            except OSError:
+                continue  # still being written
         time.sleep(0.2)
     return None
 
@@ -545,7 +552,8 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
         assert page.locator("#credit-pill").inner_text().strip() == "40 credits"
 
         # A real PNG: uploaded straight to storage, checked, and the video is accepted.
-        picture = _png((uuid.uuid4().int % 256, 90, 200))
+        color = (uuid.uuid4().int % 256, 90, 200)
+        picture = _png(color)
         file_field.set_input_files({"name": "lighthouse.png", "mimeType": "image/png", "buffer": picture})
         page.locator(".reference-preview").get_by_text("lighthouse.png").wait_for()
         assert file_error.is_hidden()
@@ -570,8 +578,9 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
             assert "Checking your image…" in said, said
         page.locator("#credit-pill").get_by_text("0 credits").wait_for()
         visit.shot("reference-video-accepted")
-        # The picture reached the video provider (the local renderer keeps what it was given).
-        assert _kept_reference(picture, STEP_MS / 1000) is not None
+        # The picture reached the video provider (the local renderer keeps what it was given),
+        # fitted from its 64x36 to the video's size.
+        assert _kept_reference(color, STEP_MS / 1000) in {(720, 1280), (1280, 720)}
     except BaseException:
         visit.close(failed=True)
         raise

@@ -165,10 +165,13 @@ def test_erasure_leaves_only_pseudonymised_ledger_rows(client, world, video_of):
     job_id = video_of(client, token)
     patch(client, "/me", {"preferences": {"language": "de"}}, token)
     # A reference image uploaded and checked, but never used by a video.
+    from PIL import Image
+
     from chalicelib.services import references
 
-    header = (8).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + header + b"crc!"
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(out, "PNG")
+    png = out.getvalue()
     store = MediaStore(world.bucket)
     upload_key = f"uploads/{user_id}/{uuid.uuid4().hex}"
     store.put_bytes(upload_key, png, "image/png")
