@@ -72,6 +72,18 @@ def test_a_refused_prompt_is_explained_and_charges_nothing(client, user):
     assert balance(client, token) == 40
 
 
+@pytest.mark.parametrize("disguised", [
+    "a g\u200bore-filled battle",  # a zero-width space inside the word
+    "a g\u00adore-filled battle",  # a soft hyphen
+    "a \uff47\uff4f\uff52\uff45-filled battle",  # fullwidth letters
+    "a \u202egore\u202c-filled battle",  # a direction override around it
+])
+def test_a_refused_word_in_disguise_is_still_refused(client, user, disguised):
+    response = post(client, "/videos", {**FOUR_SECONDS, "prompt": disguised}, user["access_token"])
+    assert response.status_code == 422 and response.json_body["error"]["code"] == "prompt_refused"
+    assert balance(client, user["access_token"]) == 40
+
+
 def test_job_and_debit_are_written_together(client, user):
     token = user["access_token"]
     job = post(client, "/videos", FOUR_SECONDS, token).json_body

@@ -7,6 +7,7 @@ nothing: the request fails as busy, with nothing charged.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Protocol
 
 from chalicelib.errors import Busy, PromptRefused
@@ -39,8 +40,15 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+def _plain(text: str) -> str:
+    """The text as the rules read it: compatibility forms folded (fullwidth and styled letters),
+    invisible format characters (zero-width spaces and joiners, direction marks) taken out."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
+
+
 def check_prompt(prompt: str, moderator: Moderator | None = None) -> None:
-    reason = next((reason for pattern, reason in _RULES if pattern.search(prompt)), None)
+    plain = _plain(prompt)
+    reason = next((reason for pattern, reason in _RULES if pattern.search(plain)), None)
     if reason is None and moderator is not None:
         try:
             reason = moderator.check(prompt)
