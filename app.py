@@ -97,6 +97,11 @@ def _error(status: int, code: str, message: str, field: str | None = None,
     return Response(body={"error": error}, status_code=status, headers=all_headers)
 
 
+def _status_of(error: DomainError) -> int:
+    """The status of the error's class, or of the nearest class it derives from."""
+    return next((_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS), 400)
+
+
 class _MalformedBody(Exception):
     def __init__(self, message: str, code: str = "malformed_json") -> None:
         super().__init__(message)
@@ -141,7 +146,7 @@ def api(
             except Throttled as exc:
                 return _error(429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
             except DomainError as exc:
-                return _error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
+                return _error(_status_of(exc), exc.code, exc.message, exc.field)
             if result is None:
                 return Response(body="", status_code=204)
             if isinstance(result, Response):

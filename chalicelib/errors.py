@@ -44,6 +44,14 @@ class InvalidToken(DomainError):
     code = "invalid_token"
 
 
+class AccountGone(InvalidToken):
+    """Raised when a token, valid when issued, is of an account closed or erased since: its
+    sessions ended with it, so the client signs in again (to another account)."""
+
+    def __init__(self) -> None:
+        super().__init__("This account is closed; its sessions have ended.")
+
+
 class NotFound(DomainError):
     """Raised for an unknown resource and for one that belongs to another user."""
 

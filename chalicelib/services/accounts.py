@@ -17,11 +17,11 @@ from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.config import Settings
 from chalicelib.errors import (
+    AccountGone,
     EmailTaken,
     InvalidCredentials,
     InvalidInput,
     LinkInvalid,
-    NotFound,
     UnderMinimumAge,
 )
 from chalicelib.models import EmailClaim, LedgerEntry, User
@@ -197,14 +197,22 @@ def user_by_email(email: str) -> User | None:
 
 
 def get_user(user_id: str) -> User:
-    """An active account; a closed one is as gone as an erased one to every caller."""
+    """The signed-in account; a closed one is as gone as an erased one, and its token with it."""
     try:
         user = User.get(user_id)
     except DoesNotExist:
-        raise NotFound("This account no longer exists.") from None
+        raise AccountGone() from None
     if user.status != "active":
-        raise NotFound("This account is closed.")
+        raise AccountGone()
     return user
+
+
+def _linked_user(record: Any) -> User:
+    """The account an emailed link was sent for, while it is open."""
+    try:
+        return get_user(record.user_id)
+    except AccountGone:
+        raise LinkInvalid("This link is for an account that has been closed.", field="token") from None
 
 
 # --- emailed links ------------------------------------------------------------------------
@@ -213,7 +221,7 @@ def get_user(user_id: str) -> User:
 def verify_email(token: object, deps: AccountDeps, client: ClientInfo) -> dict[str, object]:
     """Confirms an address: the signup address, or a new one, which then replaces the old."""
     record = onetime.consume(token, onetime.VERIFY_EMAIL)
-    user = get_user(record.user_id)
+    user = _linked_user(record)
     now = utcnow()
     if record.email == user.email:
         user.update(actions=[User.email_verified_at.set(now)])
@@ -281,7 +289,7 @@ def confirm_password_reset(body: dict[str, Any], deps: AccountDeps, client: Clie
     # The new password is checked before the link is used up, so a weak choice can be corrected.
     new_password = passwords.check(body.get("password"), "password", [])
     record = onetime.consume(body.get("token"), onetime.RESET_PASSWORD)
-    _set_password(get_user(record.user_id), new_password, "password_reset", deps, client)
+    _set_password(_linked_user(record), new_password, "password_reset", deps, client)
 
 
 def change_password(

@@ -27,7 +27,7 @@ from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoProvider, VideoSpec
-from chalicelib.errors import Expired, InvalidInput, LimitReached, NotFound, NotReady
+from chalicelib.errors import AccountGone, Expired, InvalidInput, LimitReached, NotFound, NotReady
 from chalicelib.models import User, VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.services import accounts, catalogue, credits, moderation, references, retention
@@ -104,7 +104,12 @@ def create_video(
     moderation.check_prompt(spec.prompt, deps.moderator)
     cost = quote(spec)
     now = utcnow()
-    owner = credits.read_user(user_id)
+    try:
+        owner = credits.read_user(user_id)
+    except NotFound:
+        raise AccountGone() from None
+    if owner.status != "active":
+        raise AccountGone()
     job = VideoJob(
         uuid.uuid4().hex,
         user_id=user_id,
