@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,32 +30,45 @@ def main() -> None:
 
         create_tables()
         now = datetime.now(UTC)
-        User("racer", email="racer@example.com", password_hash="-", credits=0, age_attested_at=now,
-             policy_version="v", policy_accepted_at=now, marketing_choice_at=now).save()
+        new_user("racer", now)
         credits.apply("racer", 400, "adjustment", "top-up")  # ten videos of 40
-        outcomes: list[str] = []
-
-        def spend() -> None:
-            try:
-                credits.apply("racer", -40, "debit", f"job:{uuid.uuid4().hex}:debit")
-                outcomes.append("spent")
-            except credits.InsufficientCredits:
-                outcomes.append("refused")
-            except Exception as error:
-                outcomes.append(type(error).__name__)
-
-        threads = [threading.Thread(target=spend) for _ in range(50)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        spends = race(50, lambda: credits.apply("racer", -40, "debit", f"job:{uuid.uuid4().hex}:debit"),
+                      "spent", ("refused", credits.InsufficientCredits))
         rows = list(LedgerEntry.query("racer"))
         print(json.dumps({
-            "spent": outcomes.count("spent"), "refused": outcomes.count("refused"),
-            "other": sorted(o for o in outcomes if o not in ("spent", "refused")),
+            **spends,
             "balance": int(User.get("racer").credits), "ledger_sum": sum(int(r.amount) for r in rows),
             "videos": race_for_videos(now),
         }))
+
+
+def new_user(user_id: str, now: datetime) -> None:
+    from chalicelib.models import User
+
+    User(user_id, email=f"{user_id}@example.com", password_hash="-", credits=0, age_attested_at=now,
+         policy_version="v", policy_accepted_at=now, marketing_choice_at=now).save()
+
+
+def race(times: int, attempt: Callable[[], object], won: str, lost: tuple[str, type[Exception]]) -> dict:
+    """`attempt` from `times` threads at once: how many won, lost, or failed otherwise."""
+    outcomes: list[str] = []
+
+    def once() -> None:
+        try:
+            attempt()
+            outcomes.append(won)
+        except lost[1]:
+            outcomes.append(lost[0])
+        except Exception as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=once) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {won: outcomes.count(won), lost[0]: outcomes.count(lost[0]),
+            "other": sorted(o for o in outcomes if o not in (won, lost[0]))}
 
 
 def race_for_videos(now: datetime) -> dict[str, object]:
@@ -64,35 +78,16 @@ def race_for_videos(now: datetime) -> dict[str, object]:
     from chalicelib.adapters.queue import MessageQueue
     from chalicelib.adapters.storage import MediaStore
     from chalicelib.errors import LimitReached
-    from chalicelib.models import User
     from chalicelib.services import catalogue, credits, generation
 
     queue = aws.sqs().create_queue(QueueName="aisora-race-jobs")["QueueUrl"]
     deps = generation.Dependencies(MessageQueue(queue), MediaStore("aisora-race-media"),
                                    SimpleNamespace(name="local"), 300, 0)
-    User("maker", email="maker@example.com", password_hash="-", credits=0, age_attested_at=now,
-         policy_version="v", policy_accepted_at=now, marketing_choice_at=now).save()
+    new_user("maker", now)
     spec = generation.parse_request({"prompt": "a race", "seconds": 4})
     credits.apply("maker", 20 * generation.quote(spec), "adjustment", "top-up")
-    outcomes: list[str] = []
-
-    def ask() -> None:
-        try:
-            generation.create_video("maker", spec, deps)
-            outcomes.append("made")
-        except LimitReached:
-            outcomes.append("limited")
-        except Exception as error:
-            outcomes.append(type(error).__name__)
-
-    threads = [threading.Thread(target=ask) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {"made": outcomes.count("made"), "limited": outcomes.count("limited"),
-            "other": sorted(o for o in outcomes if o not in ("made", "limited")),
-            "at_once": catalogue.PLANS["free"].max_concurrent}
+    made = race(20, lambda: generation.create_video("maker", spec, deps), "made", ("limited", LimitReached))
+    return {**made, "at_once": catalogue.PLANS["free"].max_concurrent}
 
 
 if __name__ == "__main__":
