@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import get, post, signup_body
 
-from chalicelib.models import VideoJob
+from chalicelib.models import PrivacyRequest, VideoJob
 
 
 @pytest.fixture
@@ -60,3 +60,22 @@ def test_another_users_upload_cannot_be_used_as_a_reference(client, owner_and_st
     assert borrowed.status_code == unknown.status_code == 409
     assert borrowed.json_body == unknown.json_body
     assert get(client, "/me", stranger).json_body["credits"] == 40
+
+
+@pytest.mark.policy("access-control")
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/admin/privacy-requests/{request}/close"),
+    ("GET", "/admin/privacy-requests"),
+    ("GET", "/admin/support"),
+])
+def test_another_users_privacy_request_is_out_of_reach_of_anyone_but_an_operator(
+        client, owner_and_stranger, method, path):
+    owner, stranger, _, _ = owner_and_stranger
+    filed = post(client, "/privacy/requests", {"type": "access", "message": "what do you hold?"}, owner)
+    assert filed.status_code == 201
+    request_id = filed.json_body["id"]
+    theirs = call(client, method, path.format(request=request_id), stranger)
+    missing = call(client, method, path.format(request="0" * 32), stranger)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json_body["error"]["code"] == "not_found"
+    assert PrivacyRequest.get(request_id).status == "open"  # still waiting for its answer
