@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,19 @@ def test_a_plan_bought_locally_changes_the_plan_grants_its_credits_and_extends_v
     assert me["credits"] == 40 + 400
     again = post(client, "/billing/checkout", {"product_id": "pro"}, who["access_token"])
     assert again.status_code == 422 and again.json_body["error"]["field"] == "product_id"
+
+
+@pytest.mark.parametrize("provider", ["stripe", "creem"])
+def test_of_two_plan_checkouts_opened_together_the_one_paid_last_is_the_plan(client, provider):
+    who = account(client)
+    urls = [post(client, "/billing/checkout", {"product_id": plan, "provider": provider},
+                 who["access_token"]).json_body["checkout_url"] for plan in ("pro", "basic")]
+    for url in urls:
+        client.http.post(url.split("8000", 1)[1] + "/pay", body=b"",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    me = get(client, "/me", who["access_token"]).json_body
+    assert me["plan"] == "basic"  # paid last, though cheaper: the person's latest choice
+    assert me["credits"] == 40 + 3000 + 400  # each paid period granted its credits
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -239,6 +253,48 @@ def test_subscription_events_in_any_order_end_in_the_right_state(client):
     send_stripe(client, subscription_event(who, "customer.subscription.deleted", "canceled", "pro", t + 40))
     send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30))
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "free"
+
+
+def plan_bought(who, plan: str, sub: str, created: int) -> dict[str, Any]:
+    return stripe_event("checkout.session.completed", {
+        "id": f"cs_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "subscription",
+        "payment_status": "paid", "client_reference_id": who["id"], "subscription": sub,
+        "customer": "cus_1", "metadata": {"user_id": who["id"], "product_id": plan}}, created=created)
+
+
+def signed(event: dict[str, Any]) -> tuple[bytes, str]:
+    raw = json.dumps(event).encode()
+    stamp = int(time.time())
+    mac = hmac.new(STRIPE_SECRET.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    return raw, f"t={stamp},v1={mac}"
+
+
+def test_two_plans_bought_from_checkouts_opened_together_leave_one_subscription(client):
+    # Both checkouts were opened before either was paid, so neither was refused. The later
+    # purchase is the plan; the earlier subscription is cancelled at Stripe, or it would go on
+    # charging every month for a plan the account no longer has.
+    from chalicelib.wiring import billing_dependencies
+
+    who = account(client)
+    transport = RecordingStripeTransport({"id": "sub_basic", "object": "subscription", "status": "canceled"})
+    deps = replace(billing_dependencies(), stripe=StripePayments("sk_test_123", http_client=transport))
+    t = int(time.time())
+    for plan, sub, created in (("basic", "sub_basic", t), ("pro", "sub_pro", t + 10)):
+        outcome = billing.handle_stripe_webhook(*signed(plan_bought(who, plan, sub, created)), deps)
+        assert outcome == "plan " + plan
+    me = get(client, "/me", who["access_token"]).json_body
+    assert me["plan"] == "pro" and me["retention_days"] == 90
+    ((method, address, _, _),) = transport.requests
+    assert method == "delete" and address.endswith("/v1/subscriptions/sub_basic")
+    # Stripe then tells of the cancelled one: late news of a replaced subscription changes nothing.
+    gone = subscription_event(who, "customer.subscription.deleted", "canceled", "basic", t + 20,
+                              sub="sub_basic")
+    assert billing.handle_stripe_webhook(*signed(gone), deps).startswith("stale")
+    assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
+    # And a plan's own renewals never cancel anything.
+    again = subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30, sub="sub_pro")
+    billing.handle_stripe_webhook(*signed(again), deps)
+    assert len(transport.requests) == 1
 
 
 def test_each_invoice_grants_the_plans_monthly_credits_once(client):

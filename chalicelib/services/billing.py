@@ -319,8 +319,13 @@ def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: 
 
 def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
                       status: str, plan_id: str, event_at: int, deps: BillingDeps,
-                      customer_id: str | None = None) -> str:
-    """Applies a subscription's state, unless a newer event already did."""
+                      customer_id: str | None = None, purchase: bool = False) -> str:
+    """Applies a subscription's state, unless a newer event already did.
+
+    A `purchase` (a checkout completed) is the person's latest choice: its subscription replaces
+    the current one, which is cancelled at its provider so that it stops charging. That happens
+    when two plan checkouts were opened before either was paid. Any other event only ever
+    changes the current subscription."""
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist:
@@ -340,19 +345,36 @@ def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscrip
     same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
     if status not in _ACTIVE:
         same_or_none = User.subscription_id == subscription_id
+    replaced = (purchase and status in _ACTIVE and user.subscription_status in _ACTIVE
+                and user.subscription_id not in (None, subscription_id))
     try:
         with transaction() as tx:
             _once(event)(tx)
-            tx.update(User(user_id), actions=actions, condition=newer_or_first & same_or_none)
+            tx.update(User(user_id), actions=actions,
+                      condition=newer_or_first & (User.subscription_id == user.subscription_id)
+                      if replaced else newer_or_first & same_or_none)
     except TransactWriteError as exc:
         codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
         if codes and codes[0] == "ConditionalCheckFailed":
             return "duplicate"
         return "stale " + _record_only(event)
+    if replaced:
+        _cancel_replaced(user, deps)
     old_days = catalogue.plan(user.plan).retention_days
     if catalogue.plan(new_plan).retention_days > old_days:
         retention.extend_existing(user_id, new_plan, deps.store)
     return f"plan {new_plan}"
+
+
+def _cancel_replaced(replaced: User, deps: BillingDeps) -> None:
+    try:
+        cancel_subscription(replaced, deps)
+    except Exception:
+        # The new plan stands; the old subscription would go on charging: an operator cancels it.
+        log.exception("a replaced subscription was not cancelled: cancel %s at %s by hand",
+                      replaced.subscription_id, replaced.subscription_provider)
+        observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count",
+                             provider=str(replaced.subscription_provider))
 
 
 def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: float) -> str:
@@ -427,7 +449,8 @@ def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> 
         user_id = metadata.get("user_id") or obj.get("client_reference_id")
         if obj.get("mode") == "subscription":
             return _set_subscription(row, "stripe", user_id, obj["subscription"], "active",
-                                     product.id, created, deps, customer_id=obj.get("customer"))
+                                     product.id, created, deps, customer_id=obj.get("customer"),
+                                     purchase=True)
         return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], user_id, product,
                                int(obj.get("amount_total") or 0), obj.get("currency") or "usd")
     if kind == "invoice.paid":
@@ -499,7 +522,8 @@ def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -
         if product.plan_id:
             subscription = obj.get("subscription") or {}
             return _set_subscription(row, "creem", metadata["user_id"], subscription.get("id", ""),
-                                     subscription.get("status", "active"), product.id, created, deps)
+                                     subscription.get("status", "active"), product.id, created, deps,
+                                     purchase=True)
         return _grant_purchase(row, "creem", order.get("id") or obj["id"], metadata["user_id"], product,
                                int(order.get("amount") or 0), order.get("currency") or "usd")
     if kind == "subscription.paid":
