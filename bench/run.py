@@ -19,7 +19,8 @@ from bench import table
 from bench.table import FAIL, Row
 
 BENCH = Path(__file__).resolve().parent
-BENCHES = ("coldstart", "calls", "throughput", "accounts", "retention", "streaming", "render", "load")
+BENCHES = ("coldstart", "calls", "throughput", "accounts", "retention", "streaming", "images", "render",
+           "load")
 
 
 def run(name: str) -> tuple[str, list[Row]]:

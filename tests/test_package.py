@@ -497,6 +497,12 @@ def test_the_call_trace_asks_what_aws_would_authorize() -> None:
 # --- the code package ----------------------------------------------------------------------------
 
 
+def test_the_functions_that_decode_images_have_the_memory_for_the_largest_allowed(packaged: Packaged) -> None:
+    # A 24 megapixel lossless WebP peaks near 370 MB above the interpreter (bench/images.py).
+    for name in ("APIHandler", "CheckUpload", "GenerateVideo"):
+        assert packaged.functions[name]["Properties"]["MemorySize"] >= 1024, name
+
+
 def test_every_function_runs_the_trimmed_package(packaged: Packaged) -> None:
     assert {f["Properties"]["CodeUri"] for f in packaged.functions.values()} == {"./deployment.zip"}
     size_mb = (packaged.out / "deployment.zip").stat().st_size / 1e6

@@ -14,7 +14,7 @@ import pytest
 import requests
 from conftest import empty_queue, get, post
 from fakes import ScriptedProvider
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
@@ -73,7 +73,7 @@ def test_a_picture_over_the_limit_is_refused_from_its_header_before_decoding():
     ihdr = struct.pack(">IIBBBBB", 8000, 6000, 8, 2, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    with pytest.raises(images.ImageRefused, match="8000x6000; at most 40 megapixels"):
+    with pytest.raises(images.ImageRefused, match="8000x6000; at most 25 megapixels"):
         images.clean(b"\x89PNG\r\n\x1a\n" + chunk + end)
 
 
@@ -85,15 +85,27 @@ def test_only_the_picture_survives_not_what_hides_after_it(kind, after_the_pictu
     assert cleaned.data.rstrip(b"\x00\xaeB`\x82").endswith(after_the_picture)
 
 
-def test_the_picture_is_turned_upright_as_its_owner_saw_it():
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("with_profile", [False, True], ids=["no profile", "with a colour profile"])
+def test_the_picture_is_turned_upright_as_its_owner_saw_it(kind, with_profile):
+    # Phones write both: the orientation, and a colour profile (whose conversion keeps no EXIF).
     out = io.BytesIO()
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: the camera was turned a quarter; shown rotated 90 degrees
-    Image.new("RGB", (64, 48), (10, 200, 10)).save(out, "JPEG", exif=exif.tobytes())
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if with_profile else None
+    Image.new("RGB", (64, 48), (10, 200, 10)).save(out, kind, exif=exif.tobytes(), icc_profile=profile)
     cleaned = images.clean(out.getvalue())
     assert (cleaned.width, cleaned.height) == (48, 64)
     with Image.open(io.BytesIO(cleaned.data)) as reopened:
         assert reopened.size == (48, 64) and 0x0112 not in reopened.getexif()
+
+
+def test_a_large_photo_is_kept_no_larger_than_any_video_needs():
+    out = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (90, 90, 200)).save(out, "JPEG", quality=95)
+    cleaned = images.clean(out.getvalue())
+    assert (cleaned.width, cleaned.height) == (images.WORKING_SIDE, 1536)
+    assert images.fit(cleaned, "1792x1024").width == 1792
 
 
 def test_cmyk_and_transparency_come_out_as_a_provider_reads_them():

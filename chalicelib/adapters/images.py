@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 MAX_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # 8K by 5K: more than any video size offered
+# What may be decoded: a 6000x4000 camera photo, with room. The bound is memory: a picture this
+# size is 100 MB as RGBA, in a function of 512 MB.
+MAX_PIXELS = 25_000_000
+# The longest side kept, right after decoding: more than any video size offered (1792), and it
+# bounds the memory of every step after, and the size of the copy kept.
+WORKING_SIDE = 2048
+# Our own cleaned copy, read back by the worker: at most 2048x2048 RGBA, PNG-encoded.
+CLEAN_MAX_BYTES = 32 * 1024 * 1024
 _MEGAPIXELS = MAX_PIXELS // 1_000_000
 TYPES = ("image/jpeg", "image/png", "image/webp")
 # Pillow's name for each type: the only decoders it may use on these bytes.
@@ -55,7 +63,7 @@ def clean(data: bytes, declared: str | None = None) -> CleanImage:
         raise ImageRefused("The file is not a JPEG, PNG or WebP image.")
     if declared and declared != kind:
         raise ImageRefused(f"The file was declared {declared} but is a {_FORMATS[kind]} image.")
-    with _decoded(data, kind) as picture:
+    with _decoded(data, kind, longest=WORKING_SIDE) as picture:
         return _encode(_upright_srgb(picture), kind)
 
 
@@ -77,8 +85,9 @@ def fit(image: CleanImage | bytes, size: str) -> CleanImage:
 
 
 @contextlib.contextmanager
-def _decoded(data: bytes, kind: str) -> Iterator[Any]:
-    """The picture of `data`, decoded by `kind`'s decoder alone once its size is allowed."""
+def _decoded(data: bytes, kind: str, longest: int | None = None) -> Iterator[Any]:
+    """The picture of `data`, decoded by `kind`'s decoder alone once its size is allowed; with
+    `longest`, scaled down to it at once (a JPEG is decoded at a reduced scale to begin with)."""
     from PIL import Image
 
     damaged = ImageRefused("The image is damaged or truncated.")
@@ -95,7 +104,14 @@ def _decoded(data: bytes, kind: str) -> Iterator[Any]:
         if width * height > MAX_PIXELS:
             raise ImageRefused(f"The image is {width}x{height}; at most {_MEGAPIXELS} megapixels.")
         try:
+            if longest and max(width, height) > longest:
+                # JPEG only (others ignore it): decoded at the smallest scale that still covers
+                # the size kept, a half, a quarter or an eighth.
+                ratio = longest / max(width, height)
+                picture.draft(picture.mode, (math.ceil(width * ratio), math.ceil(height * ratio)))
             picture.load()  # the first frame only, for an animated image
+            if longest:
+                picture.thumbnail((longest, longest), Image.Resampling.LANCZOS)  # in place
         except _UNREADABLE:
             raise damaged from None
         yield picture
@@ -106,12 +122,13 @@ _UNREADABLE = (OSError, SyntaxError, ValueError, EOFError)
 
 
 def _upright_srgb(picture: Any) -> Any:
+    """Turned by its EXIF orientation first (the colour conversion keeps no metadata), then
+    into sRGB by its colour profile."""
     from PIL import ImageOps
 
-    profile = picture.info.get("icc_profile")
-    if profile:
-        picture = _to_srgb(picture, profile)
-    return ImageOps.exif_transpose(picture)
+    upright = ImageOps.exif_transpose(picture)
+    profile = upright.info.get("icc_profile")
+    return _to_srgb(upright, profile) if profile else upright
 
 
 def _to_srgb(picture: Any, profile: bytes) -> Any:

@@ -235,7 +235,7 @@ def _reference(job: VideoJob, spec: VideoSpec, deps: Dependencies) -> ReferenceI
     """The job's checked reference image, fitted to the video's size as providers require."""
     if not job.reference_key:
         return None
-    fitted = images.fit(deps.store.read(job.reference_key, limit=images.MAX_BYTES), spec.size)
+    fitted = images.fit(deps.store.read(job.reference_key, limit=images.CLEAN_MAX_BYTES), spec.size)
     return ReferenceImage(fitted.data, fitted.content_type)
 
 
