@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from conftest import get, post, signup_body
@@ -146,6 +147,34 @@ def test_deleting_a_video_removes_it(client, user):
     deleted = client.http.delete(f"/videos/{job['id']}", headers={"Authorization": f"Bearer {token}"})
     assert deleted.status_code == 204
     assert get(client, f"/videos/{job['id']}", token).status_code == 404
+
+
+def test_a_video_counted_meanwhile_is_never_lost_though_the_balance_came_back(client, user, world):
+    # Request A reads the account; B makes a video and a refund of the same size lands, so the
+    # balance is what A read. A's write must still see that B counted one.
+    from fakes import ScriptedProvider
+
+    from chalicelib import aws
+    from chalicelib.adapters.queue import MessageQueue
+    from chalicelib.adapters.storage import MediaStore
+    from chalicelib.models import User
+    from chalicelib.models.base import utcnow
+    from chalicelib.services import credits, generation
+
+    user_id = get(client, "/me", user["access_token"]).json_body["id"]
+    queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    deps = generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), ScriptedProvider(), 300, 0)
+    spec = generation.parse_request(FOUR_SECONDS)
+    cost = generation.quote(spec)
+    credits.apply(user_id, 4 * cost, "adjustment", f"test:{uuid.uuid4().hex}")
+    as_a_read_it = credits.read_user(user_id)
+    made_by_b = generation.create_video(user_id, spec, deps)["id"]
+    credits.apply(user_id, cost, "adjustment", f"test:{uuid.uuid4().hex}")
+    now = utcnow()
+    credits.apply(user_id, -cost, "debit", "job:made-by-a:debit", read=as_a_read_it,
+                  user_actions=lambda fresh: generation._fair_use(fresh, "made-by-a", now))
+    counted = User.get(user_id, consistent_read=True)
+    assert counted.videos_that_day == 2 and counted.open_jobs == {made_by_b, "made-by-a"}
 
 
 def test_the_plan_limits_videos_at_once_and_per_day(client, user):

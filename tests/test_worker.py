@@ -15,7 +15,7 @@ from chalicelib import aws
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ProviderStatus, ProviderUnavailable
-from chalicelib.models import LedgerEntry, VideoJob
+from chalicelib.models import LedgerEntry, User, VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.services import generation
 
@@ -150,6 +150,23 @@ def test_completion_copies_the_files_and_keeps_them_for_the_plans_period(client,
         assert {"Key": "retention-days", "Value": "7"} in tags
     assert provider.deleted == [job.provider_job_id]
     assert refunds(job) == []
+
+
+def open_jobs_of(job: VideoJob) -> set[str]:
+    return set(User.get(job.user_id, consistent_read=True).open_jobs or ())
+
+
+@pytest.mark.parametrize("ending", ["completed", "failed", "deleted"])
+def test_a_job_that_ends_leaves_its_owners_open_jobs(client, user, deps, provider, ending):
+    job = queued_job(client, user)
+    assert open_jobs_of(job) == {job.job_id}  # counted in the same write as its debit
+    generation.handle_message({"job_id": job.job_id, "action": "submit"}, deps)
+    if ending == "deleted":
+        generation.delete_video(job.user_id, job.job_id, deps)
+    else:
+        provider.status = ProviderStatus(ending, 100 if ending == "completed" else 10, "out of luck")
+        generation.handle_message({"job_id": job.job_id, "action": "check"}, deps)
+    assert open_jobs_of(job) == set()
 
 
 def test_the_stuck_jobs_schedule_fails_and_refunds_overdue_jobs_once(client, user):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
-    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -69,10 +69,12 @@ class User(BaseModel):
     created_at = UTCDateTimeAttribute(default=utcnow)
     # The plan's fair use, kept beside the balance and changed in the same transaction as each
     # debit for a video, so that asking for one reads nothing else: the videos asked for on
-    # `usage_day` (UTC), and when the latest few were asked for (epoch seconds).
+    # `usage_day` (UTC), and the ids of jobs that may still be open. Each job is added when it
+    # is made and taken out when it ends; one left behind is found out by a consistent read
+    # of the job (generation._fair_use), so the set only ever errs on the side of a read.
     usage_day = UnicodeAttribute(null=True)
     videos_that_day = NumberAttribute(default=0)
-    recent_videos = ListAttribute(of=NumberAttribute, default=list)
+    open_jobs = UnicodeSetAttribute(null=True)
     # Set when the account is closed: "pending" until erased, no sooner than erase_after.
     erasure_queue = UnicodeAttribute(null=True)
     erase_after = UTCDateTimeAttribute(null=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -29,8 +30,9 @@ _ATTEMPTS = 25
 _MAX_PAUSE = 0.1
 
 ExtraWrites = Callable[[TransactWrite], None]
-# More changes to the user, decided from the user as read for each attempt (and free to refuse).
-UserActions = Callable[[User], list[Action]]
+# More changes to the user, decided from the user as read for each attempt (and free to refuse),
+# with the condition under which they still hold, if the balance's own is not enough.
+UserActions = Callable[[User], tuple[list[Action], Condition | None]]
 
 
 class AlreadyApplied(Exception):
@@ -69,13 +71,14 @@ def apply(
         if after < 0 and amount < 0 and not allow_negative:
             raise InsufficientCredits(cost=-amount, balance=balance)
         entry = LedgerEntry.new(user_id, reference, kind=kind, amount=amount, balance_after=after)
-        more = user_actions(user) if user_actions else []
+        more, holds = user_actions(user) if user_actions else ([], None)
+        unchanged = User.credits == balance
         try:
             with transaction() as tx:
                 tx.update(
                     User(user_id),
                     actions=[User.credits.set(after), *more],
-                    condition=(User.credits == balance),
+                    condition=unchanged & holds if holds is not None else unchanged,
                 )
                 tx.save(entry, condition=LedgerEntry.reference.does_not_exist())
                 if extra_writes:
@@ -86,9 +89,11 @@ def apply(
                 raise
             # pynamodb orders a transaction's items by kind, so the reasons' positions say
             # little: the balance read again tells whether it was the race.
+            seen = user
             user = read_user(user_id)
-            if "TransactionConflict" in codes or int(user.credits) != balance:
-                continue  # the balance moved since we read it: try with the new one
+            if "TransactionConflict" in codes or int(user.credits) != balance or (
+                    holds is not None and _usage(user) != _usage(seen)):
+                continue  # the user changed since we read it: try with what it holds now
             raise AlreadyApplied(reference) from None  # the cause, or extra_writes, was done
         observability.metric("CreditsGranted" if amount > 0 else "CreditsSpent", abs(amount), kind=kind)
         return after
@@ -96,7 +101,11 @@ def apply(
 
 
 # What a change of the balance reads of the user: for itself, and for the fair use of a video.
-READ = ["credits", "status", "plan", "usage_day", "videos_that_day", "recent_videos"]
+READ = ["credits", "status", "plan", "usage_day", "videos_that_day", "open_jobs"]
+
+
+def _usage(user: User) -> tuple[object, ...]:
+    return user.usage_day, user.videos_that_day, frozenset(user.open_jobs or ())
 
 
 def read_user(user_id: str) -> User:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -37,10 +39,6 @@ log = logging.getLogger(__name__)
 MAX_PROMPT = 2000
 # A job not finished by then fails and is refunded, whatever the provider says later.
 GENERATION_DEADLINE = timedelta(hours=1)
-# How late the schedule may fail an overdue job (it runs every 5 minutes), with some room.
-_SWEEP_SLACK = timedelta(minutes=10)
-# Creation times kept on the user: enough to tell that the largest plan's limit is not reached.
-_RECENT_KEPT = max(plan.max_concurrent for plan in catalogue.PLANS.values())
 OPEN_STATES = ("queued", "submitting", "in_progress")
 _PUBLIC_STATUS = {"submitting": "queued"}
 
@@ -130,41 +128,50 @@ def create_video(
         tx.save(job, condition=VideoJob.job_id.does_not_exist())
 
     credits.apply(user_id, -cost, "debit", f"job:{job.job_id}:debit", create_job, read=owner,
-                  user_actions=lambda user: _fair_use(user_id, user, now))
+                  user_actions=lambda user: _fair_use(user, job.job_id, now))
     deps.queue.send({"job_id": job.job_id, "action": "submit"})
     observability.metric("VideosRequested", 1, "Count", model=spec.model)
     return _view(job, deps, now)
 
 
-def _fair_use(user_id: str, user: User, now: datetime) -> list[Action]:
-    """The plan's limits, from the user's own counters (no other read), and their update for
-    one more video; written with the debit, under the balance's condition, so two requests
-    racing each other cannot both take the last place."""
+def _fair_use(user: User, job_id: str, now: datetime) -> tuple[list[Action], Condition]:
+    """The plan's limits, from the user's own counters, and their update for one more video;
+    written with the debit, under the condition that no other request counted one meanwhile."""
     plan = catalogue.plan(user.plan)
     today = now.date().isoformat()
     made_today = int(user.videos_that_day or 0) if user.usage_day == today else 0
     if made_today >= plan.max_per_day:
         raise LimitReached(f"The {plan.name} plan makes up to {plan.max_per_day} videos a day; "
                            "try again tomorrow or choose a bigger plan.")
-    # A job still open was asked for within its deadline (and the sweep that fails it after).
-    since = (now - GENERATION_DEADLINE - _SWEEP_SLACK).timestamp()
-    recent = sorted(t for t in (user.recent_videos or []) if t >= since)
-    # Fewer asked for lately than the plan renders at once: none can be waiting. Otherwise
-    # count the ones still open.
-    if len(recent) >= plan.max_concurrent and _open_jobs(user_id, since) >= plan.max_concurrent:
-        raise LimitReached(f"The {plan.name} plan renders {plan.max_concurrent} video(s) at a time; "
-                           "wait for one to finish.")
-    return [
-        User.usage_day.set(today),
-        User.videos_that_day.set(made_today + 1),
-        User.recent_videos.set([*recent, now.timestamp()][-_RECENT_KEPT:]),
-    ]
+    maybe_open = set(user.open_jobs or ())
+    ended: set[str] = set()
+    if len(maybe_open) >= plan.max_concurrent:
+        # At the limit by the set: those whose end was not taken out of it are found out by a
+        # consistent read of the jobs themselves.
+        ended = maybe_open - _still_open(maybe_open)
+        if len(maybe_open - ended) >= plan.max_concurrent:
+            raise LimitReached(f"The {plan.name} plan renders {plan.max_concurrent} video(s) at a time; "
+                               "wait for one to finish.")
+    actions = [User.usage_day.set(today), User.videos_that_day.set(made_today + 1)]
+    # DynamoDB takes one action a path: the set rewritten, or the new job added to it.
+    actions.append(User.open_jobs.set((maybe_open - ended) | {job_id}) if ended
+                   else User.open_jobs.add({job_id}))
+    counted_as_read = ((User.usage_day == user.usage_day) & (User.videos_that_day == user.videos_that_day)
+                       if user.usage_day else User.usage_day.does_not_exist())
+    return actions, counted_as_read
 
 
-def _open_jobs(user_id: str, since: float) -> int:
-    started = datetime.fromtimestamp(since, UTC)
-    jobs = VideoJob.by_user.query(user_id, VideoJob.created_at >= started)
-    return sum(job.status in OPEN_STATES for job in jobs)
+def _still_open(job_ids: set[str]) -> set[str]:
+    jobs = VideoJob.batch_get(job_ids, consistent_read=True, attributes_to_get=["job_id", "status"])
+    return {job.job_id for job in jobs if job.status in OPEN_STATES}
+
+
+def _release(job: VideoJob) -> None:
+    """Takes an ended job out of its owner's open jobs. Not in the job's own write: one left in
+    costs a read at the owner's next request, never a wrong answer."""
+    with contextlib.suppress(UpdateError):  # the account is gone
+        User(job.user_id).update(actions=[User.open_jobs.delete({job.job_id})],
+                                 condition=User.user_id.exists())
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -298,6 +305,7 @@ def _complete(job: VideoJob, deps: Dependencies) -> None:
         # Failed by the deadline sweep or deleted meanwhile: keep nothing of it.
         deps.store.delete(list(keys.values()))
         return
+    _release(job)
     observability.metric("VideosCompleted", 1, "Count", model=job.model)
     observability.metric("GenerationTime", (now - job.created_at).total_seconds(), "Seconds", model=job.model)
     deps.provider.delete(job.provider_job_id)
@@ -318,8 +326,12 @@ def fail(job: VideoJob, code: str, message: str) -> None:
     def mark_failed(tx: TransactWrite) -> None:
         tx.update(VideoJob(job.job_id), actions=actions, condition=still_open)
 
+    def released(_owner: User) -> tuple[list[Action], None]:
+        return [User.open_jobs.delete({job.job_id})], None
+
     try:
-        credits.apply(job.user_id, int(job.cost), "refund", f"job:{job.job_id}:refund", mark_failed)
+        credits.apply(job.user_id, int(job.cost), "refund", f"job:{job.job_id}:refund", mark_failed,
+                      user_actions=released)
     except credits.AlreadyApplied:
         return
     except NotFound:
@@ -485,3 +497,5 @@ def delete_video(user_id: str, job_id: str, deps: Dependencies) -> None:
     job = owned_job(user_id, job_id)
     deps.store.delete(job.file_keys())
     job.delete()
+    if job.status in OPEN_STATES:
+        _release(job)
