@@ -14,14 +14,14 @@ import boto3
 import pytest
 import requests
 import time_machine
-from conftest import get, mail_to, new_email, post, signup_body
+from conftest import empty_queue, get, mail_to, new_email, post, signup_body
 from fakes import ScriptedProvider
 
 from chalicelib import aws
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderStatus
-from chalicelib.models import ALL_MODELS, LedgerEntry
+from chalicelib.models import ALL_MODELS, DataExport, LedgerEntry
 from chalicelib.services import generation, privacy
 
 VIDEO = {"prompt": "A lantern floating over a dark lake", "seconds": 4, "size": "720x1280"}
@@ -128,6 +128,15 @@ def test_a_wrong_password_closes_nothing(client, user):
     assert login(client, user["email"], user["password"]).status_code == 200
 
 
+def test_an_export_asked_for_before_closing_is_not_built_after_it(client, world, user):
+    empty_queue(world.queue_urls["ExportsQueue"])
+    export_id = post(client, "/me/export", {}, user["access_token"]).json_body["id"]
+    user_id = get(client, "/me", user["access_token"]).json_body["id"]
+    assert delete_me(client, user["access_token"], {"password": user["password"]}).status_code == 202
+    run_export_worker(client, world)  # handled without an error, so never dead-lettered
+    assert DataExport.get(user_id, export_id).status == "queued"  # nothing built; erasure takes it
+
+
 @pytest.mark.policy("deletion", "erasure-30-days")
 def test_closing_disables_the_account_at_once_and_promises_erasure_within_a_day(client, user):
     response = delete_me(client, user["access_token"], {"password": user["password"]})
@@ -137,7 +146,7 @@ def test_closing_disables_the_account_at_once_and_promises_erasure_within_a_day(
     # The access token still within its 15 minutes is refused like any ended session's.
     token = user["access_token"]
     answers = [get(client, "/me", token), get(client, "/me/credits", token),
-               post(client, "/videos", VIDEO, token)]
+               post(client, "/videos", VIDEO, token), post(client, "/me/export", {}, token)]
     for answer in answers:
         assert answer.status_code == 401 and answer.json_body["error"]["code"] == "invalid_token"
     assert post(client, "/auth/refresh", {"refresh_token": user["refresh_token"]}).status_code == 401

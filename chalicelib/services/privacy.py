@@ -18,7 +18,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, U
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.errors import InvalidCredentials, InvalidInput, NotFound
+from chalicelib.errors import AccountGone, InvalidCredentials, InvalidInput, NotFound
 from chalicelib.models import (
     AuditEntry,
     DataExport,
@@ -342,6 +342,7 @@ def _pseudonymise(row: LedgerEntry, pseudonym: str) -> None:
 
 
 def start_export(user_id: str, deps: PrivacyDeps) -> dict[str, Any]:
+    accounts.get_user(user_id)  # a closed account's token, still within its minutes, asks nothing
     now = utcnow()
     export = DataExport(user_id, uuid.uuid4().hex, created_at=now, expires_at=now + EXPORT_LIFETIME,
                         expiry_shard="exports")
@@ -421,8 +422,8 @@ def build_export(user_id: str, export_id: str, deps: PrivacyDeps) -> None:
     try:
         export = DataExport.get(user_id, export_id)
         user = accounts.get_user(user_id)
-    except (DoesNotExist, NotFound):
-        return
+    except (DoesNotExist, NotFound, AccountGone):
+        return  # closed since it was asked for: erasure takes what there is
     if export.status != "queued":
         return  # a redelivered message
     data = _collect(user)
