@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints-dev.txt
 
 # After editing requirements.in or requirements-dev.txt: pins them and all they bring.
 lock:
-	$(PYTHON) .ci/lock_dependencies.py
+	$(PYTHON) .ci/lock_dependencies.py $(if $(UPGRADE),--upgrade)
 
 # The browser test drives Debian's Chromium (Playwright cannot download a browser here).
 # Installed when missing; CI runs as root on a fresh machine, elsewhere sudo is used.

@@ -9,8 +9,9 @@ the Lambda package install exactly what was tested.
   requirements.txt. Resolved into constraints-dev.txt, which `make` installs with.
 
 pip resolves (`install --dry-run --report`, nothing installed) on this machine, which is the
-runtime's platform: Linux, x86_64, CPython 3.11. Versions already locked are kept when they
-still fit; only what no longer fits moves (run with --upgrade to take the newest of all).
+runtime's platform: Linux, x86_64, CPython 3.11. Versions already locked are kept; when one no
+longer fits what is asked for, it says so and stops (`make lock UPGRADE=1` takes the newest of
+everything).
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def lock(source: Path, target: Path, upgrade: bool) -> dict[str, str]:
     try:
         pins = resolve(source, None if upgrade else target)
     except subprocess.CalledProcessError:
-        # A pin in the old lock no longer fits what was asked for: resolve afresh.
-        pins = resolve(source, None)
+        # A pin in the old lock no longer fits what was asked for (pip said which above). Moving
+        # everything else to its newest release is a choice to make on purpose, not by accident.
+        raise SystemExit(f"{target.name} cannot keep its pins with {source.name} as it is: "
+                         "run `make lock UPGRADE=1` to resolve everything afresh") from None
     target.write_text(render(target, pins))
     return pins
 

@@ -117,7 +117,10 @@ class Settings:
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
         if provider == "openai" and not api_key:
             raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
-        moderation_key = os.environ.get("MODERATION_API_KEY") or (api_key if provider == "openai" else None)
+        # The video provider's key serves for moderation only where that provider is OpenAI's own
+        # API (no other address): a gateway for videos need not answer /v1/moderations.
+        openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
+        moderation_key = os.environ.get("MODERATION_API_KEY") or (api_key if openai_itself else None)
         moderation = os.environ.get("MODERATION_PROVIDER") or ("openai" if moderation_key else "local")
         if moderation not in ("local", "openai"):
             raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
@@ -151,8 +154,7 @@ class Settings:
             local_checkout=_flag("LOCAL_CHECKOUT", False),
             moderation_provider=moderation,
             moderation_api_key=moderation_key,
-            moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL")
-            or os.environ.get("VIDEO_API_BASE_URL") or None,
+            moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,
             moderation_model=os.environ.get("MODERATION_MODEL") or "omni-moderation-latest",
         )
 

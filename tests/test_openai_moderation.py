@@ -140,9 +140,12 @@ def test_the_local_rules_refuse_first_and_the_endpoint_is_not_asked(account, wor
     ({"VIDEO_API_KEY": "sk-video"}, "openai", "sk-video"),  # OpenAI's key serves both
     ({"VIDEO_API_KEY": "sk-video", "MODERATION_PROVIDER": "local"}, "local", "sk-video"),
     ({"MODERATION_API_KEY": "sk-mod"}, "openai", "sk-mod"),
+    # A gateway for videos need not answer /v1/moderations: only a key for it turns it on.
+    ({"VIDEO_API_KEY": "sk-video", "VIDEO_API_BASE_URL": "https://gateway.example/v1"}, "local", None),
 ])
 def test_the_endpoint_is_used_where_a_key_for_it_is_configured(monkeypatch, environ, provider, key):
-    for name in ("VIDEO_API_KEY", "VIDEO_PROVIDER", "MODERATION_API_KEY", "MODERATION_PROVIDER"):
+    for name in ("VIDEO_API_KEY", "VIDEO_PROVIDER", "VIDEO_API_BASE_URL", "MODERATION_API_KEY",
+                 "MODERATION_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
