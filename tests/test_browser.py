@@ -628,6 +628,8 @@ def test_the_emailed_links_confirm_the_address_and_reset_the_password(stack, bro
         page.get_by_text("You are signed out.").wait_for()
         visit.open("#/login")
         page.get_by_role("link", name="Forgot your password?").click()
+        # The sign-in form has an Email field too: fill the reset form's, once it is there.
+        page.get_by_role("heading", name="Reset your password").wait_for()
         page.get_by_label("Email").fill(email)
         page.get_by_role("button", name="Email me a reset link").click()
         page.get_by_text("a reset link is on its way").wait_for()
