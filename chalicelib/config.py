@@ -125,7 +125,8 @@ class Settings:
         if moderation not in ("local", "openai"):
             raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
         if moderation == "openai" and not moderation_key:
-            raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (or VIDEO_API_KEY)")
+            raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (VIDEO_API_KEY serves "
+                              "only for OpenAI's own API, with no VIDEO_API_BASE_URL)")
         return cls(
             stage=_required("STAGE"),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",

@@ -58,6 +58,9 @@ class User(BaseModel):
     # The provider's time of the last subscription event applied: older ones arriving late
     # are recorded and ignored, so events in any order end in the right state.
     subscription_event_at = NumberAttribute(null=True)
+    # When the current subscription was bought (the provider's time): of two bought around the
+    # same time, the later is the plan.
+    subscription_started_at = NumberAttribute(null=True)
     stripe_customer_id = UnicodeAttribute(null=True)
     # The last policy version whose change notice this user was sent (at most once each).
     policy_notice_version = UnicodeAttribute(null=True)

@@ -123,10 +123,15 @@ def cancel_subscription(user: User, deps: BillingDeps) -> None:
     """At account closure: stop future charges at the provider."""
     if not user.subscription_id or user.subscription_status not in _ACTIVE:
         return
-    if user.subscription_provider == "stripe" and deps.stripe is not None:
-        deps.stripe.cancel_subscription(user.subscription_id)
-    elif user.subscription_provider == "creem" and deps.creem is not None:
-        deps.creem.cancel_subscription(user.subscription_id)
+    _cancel_at(str(user.subscription_provider), user.subscription_id, deps)
+
+
+def _cancel_at(provider: str, subscription_id: str, deps: BillingDeps) -> None:
+    """Stops a subscription's charges at its provider (the local checkout has none to stop)."""
+    if provider == "stripe" and deps.stripe is not None:
+        deps.stripe.cancel_subscription(subscription_id)
+    elif provider == "creem" and deps.creem is not None:
+        deps.creem.cancel_subscription(subscription_id)
 
 
 # --- the local stand-in for the providers' pages --------------------------------------------
@@ -319,17 +324,62 @@ def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: 
 
 def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
                       status: str, plan_id: str, event_at: int, deps: BillingDeps,
-                      customer_id: str | None = None, purchase: bool = False) -> str:
-    """Applies a subscription's state, unless a newer event already did.
-
-    A `purchase` (a checkout completed) is the person's latest choice: its subscription replaces
-    the current one, which is cancelled at its provider so that it stops charging. That happens
-    when two plan checkouts were opened before either was paid. Any other event only ever
-    changes the current subscription."""
+                      customer_id: str | None = None) -> str:
+    """Applies a subscription's state, unless a newer event already did. Only ever changes the
+    current subscription (or sets the first); a purchase may replace it (`_purchase`)."""
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist:
         return _record_only(event)
+    newer_or_first = User.subscription_event_at.does_not_exist() | (User.subscription_event_at <= event_at)
+    # A late event of an older, replaced subscription must not touch the current one.
+    same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
+    if status not in _ACTIVE:
+        same_or_none = User.subscription_id == subscription_id
+    outcome = _write_subscription(event, user, provider, subscription_id, status, plan_id, event_at,
+                                  newer_or_first & same_or_none, deps, customer_id)
+    return outcome or "stale " + _record_only(event)
+
+
+def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id: str, status: str,
+              plan_id: str, event_at: int, deps: BillingDeps, customer_id: str | None = None) -> str:
+    """A plan's checkout completed: the subscription bought last is the plan. One bought while
+    another was current (two checkouts opened before either was paid) replaces it, and the one
+    that loses, whichever arrives first, is cancelled at its provider so that it stops charging.
+    After a cancellation, a new purchase simply becomes the plan."""
+    for _ in range(5):
+        try:
+            user = User.get(user_id, consistent_read=True)
+        except DoesNotExist:
+            return _record_only(event)
+        current = user.subscription_id
+        if current == subscription_id:
+            return _set_subscription(event, provider, user_id, subscription_id, status, plan_id, event_at,
+                                     deps, customer_id)
+        current_active = current is not None and user.subscription_status in _ACTIVE
+        if current_active and int(user.subscription_started_at or 0) > event_at:
+            # The current one was bought later: this one lost, and must not go on charging.
+            outcome = "superseded " + _record_only(event)
+            _cancel_lost(provider, subscription_id, deps)
+            return outcome
+        # Holds only if no other purchase or event changed the subscription since the read.
+        unchanged = (User.subscription_id.does_not_exist() if current is None
+                     else User.subscription_id == current)
+        outcome = _write_subscription(event, user, provider, subscription_id, status, plan_id, event_at,
+                                      unchanged, deps, customer_id)
+        if outcome is None:
+            continue  # changed meanwhile: decide again on what is there now
+        if current_active:
+            _cancel_lost(str(user.subscription_provider), str(current), deps)
+        return outcome
+    return "stale " + _record_only(event)
+
+
+def _write_subscription(event: BillingEvent, user: User, provider: str, subscription_id: str, status: str,
+                        plan_id: str, event_at: int, condition: Any, deps: BillingDeps,
+                        customer_id: str | None) -> str | None:
+    """The subscription's state on the account, with the event recorded, if `condition` holds:
+    the new plan ("plan basic"), "duplicate" for an event already applied, None otherwise."""
     new_plan = plan_id if status in _ACTIVE else "free"
     actions = [
         User.plan.set(new_plan),
@@ -338,43 +388,33 @@ def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscrip
         User.subscription_status.set(status),
         User.subscription_event_at.set(event_at),
     ]
+    if user.subscription_id != subscription_id:
+        actions.append(User.subscription_started_at.set(event_at))
     if customer_id:
         actions.append(User.stripe_customer_id.set(customer_id))
-    newer_or_first = User.subscription_event_at.does_not_exist() | (User.subscription_event_at <= event_at)
-    # A late event of an older, replaced subscription must not touch the current one.
-    same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
-    if status not in _ACTIVE:
-        same_or_none = User.subscription_id == subscription_id
-    replaced = (purchase and status in _ACTIVE and user.subscription_status in _ACTIVE
-                and user.subscription_id not in (None, subscription_id))
     try:
         with transaction() as tx:
             _once(event)(tx)
-            tx.update(User(user_id), actions=actions,
-                      condition=newer_or_first & (User.subscription_id == user.subscription_id)
-                      if replaced else newer_or_first & same_or_none)
+            tx.update(User(user.user_id), actions=actions, condition=condition)
     except TransactWriteError as exc:
         codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
         if codes and codes[0] == "ConditionalCheckFailed":
             return "duplicate"
-        return "stale " + _record_only(event)
-    if replaced:
-        _cancel_replaced(user, deps)
+        return None
     old_days = catalogue.plan(user.plan).retention_days
     if catalogue.plan(new_plan).retention_days > old_days:
-        retention.extend_existing(user_id, new_plan, deps.store)
+        retention.extend_existing(user.user_id, new_plan, deps.store)
     return f"plan {new_plan}"
 
 
-def _cancel_replaced(replaced: User, deps: BillingDeps) -> None:
+def _cancel_lost(provider: str, subscription_id: str, deps: BillingDeps) -> None:
     try:
-        cancel_subscription(replaced, deps)
+        _cancel_at(provider, subscription_id, deps)
     except Exception:
-        # The new plan stands; the old subscription would go on charging: an operator cancels it.
+        # The plan stands; the other subscription would go on charging: an operator cancels it.
         log.exception("a replaced subscription was not cancelled: cancel %s at %s by hand",
-                      replaced.subscription_id, replaced.subscription_provider)
-        observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count",
-                             provider=str(replaced.subscription_provider))
+                      subscription_id, provider)
+        observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count", provider=provider)
 
 
 def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: float) -> str:
@@ -448,9 +488,8 @@ def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> 
         product = Product.find(metadata.get("product_id"))
         user_id = metadata.get("user_id") or obj.get("client_reference_id")
         if obj.get("mode") == "subscription":
-            return _set_subscription(row, "stripe", user_id, obj["subscription"], "active",
-                                     product.id, created, deps, customer_id=obj.get("customer"),
-                                     purchase=True)
+            return _purchase(row, "stripe", user_id, obj["subscription"], "active", product.id, created,
+                             deps, customer_id=obj.get("customer"))
         return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], user_id, product,
                                int(obj.get("amount_total") or 0), obj.get("currency") or "usd")
     if kind == "invoice.paid":
@@ -521,9 +560,8 @@ def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -
         order = obj.get("order") or {}
         if product.plan_id:
             subscription = obj.get("subscription") or {}
-            return _set_subscription(row, "creem", metadata["user_id"], subscription.get("id", ""),
-                                     subscription.get("status", "active"), product.id, created, deps,
-                                     purchase=True)
+            return _purchase(row, "creem", metadata["user_id"], subscription.get("id", ""),
+                             subscription.get("status", "active"), product.id, created, deps)
         return _grant_purchase(row, "creem", order.get("id") or obj["id"], metadata["user_id"], product,
                                int(order.get("amount") or 0), order.get("currency") or "usd")
     if kind == "subscription.paid":
