@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 # Every version is pinned, what our dependencies bring included: requirements.txt (the Lambda
 # functions') and constraints-dev.txt (the rest), both written by `make lock`.
-$(STAMP): requirements.txt requirements-dev.txt constraints-dev.txt
+$(STAMP): requirements.txt requirements-images.txt requirements-dev.txt constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip -c constraints-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints-dev.txt

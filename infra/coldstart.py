@@ -37,21 +37,13 @@ import app
 loaded = time.perf_counter()
 import chalicelib.adapters.openai_video, chalicelib.adapters.stripe_payments
 adapters = time.perf_counter()
-import io
-from PIL import Image
-from chalicelib.adapters import images
-checked = []
-for kind in ("JPEG", "PNG", "WEBP"):
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 80, 40)).save(out, kind)
-    checked.append(images.fit(images.clean(out.getvalue()), "720x1280").content_type)
 files = {name: getattr(m, '__file__', None) or '' for name, m in list(sys.modules.items())}
 outside = sorted({f.split('/site-packages/')[0] for f in files.values() if '/site-packages/' in f})
 uncompiled = sorted(name for name, f in files.items()
                     if f.startswith(package) and f.endswith('.py')
                     and not os.path.exists(getattr(sys.modules[name], '__cached__', None) or ''))
 print(json.dumps({"app": loaded - start, "adapters": adapters - loaded, "outside": outside,
-                  "uncompiled": uncompiled, "images": checked}))
+                  "uncompiled": uncompiled}))
 """
 
 

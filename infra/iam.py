@@ -57,6 +57,7 @@ class Access:
     send: tuple[str, ...] = ()  # queue suffixes it sends to (the queue it consumes comes from app.py)
     mail: bool = False
     secrets: tuple[str, ...] = BASE_SECRETS
+    images: bool = False  # decodes reference images: runs with the image layer (Pillow)
 
 
 _REFUNDS = {"jobs": "read update", "users": "read update", "credit-ledger": "read put"}
@@ -89,11 +90,13 @@ ACCESS: dict[str, Access] = {
         send=("jobs", "exports", "notices"),
         mail=True,
         secrets=ALL_SECRETS,
+        images=True,  # a reference_url is fetched and checked while the person waits
     ),
     "generate_video": Access(
         tables=_REFUNDS,
         objects={"references/": "read", "videos/": "write delete"},
         send=("jobs",),  # its own delayed re-checks
+        images=True,  # fits the reference to the video's size
     ),
     "fail_stuck_jobs": Access(tables=_REFUNDS),
     "fail_dead_lettered_jobs": Access(tables=_REFUNDS),
@@ -143,7 +146,7 @@ ACCESS: dict[str, Access] = {
     "send_notices": Access(tables={"users": "scan update"}, send=("notices",), mail=True),
     "purge_old_ledger_rows": Access(tables={"credit-ledger": "read delete"}),
     "reconcile_balances": Access(tables={"users": "scan", "credit-ledger": "read"}),
-    "check_upload": Access(objects={"uploads/": "read delete", "references/": "write"}),
+    "check_upload": Access(objects={"uploads/": "read delete", "references/": "write"}, images=True),
 }
 
 

@@ -49,7 +49,8 @@ def test_the_lock_holds_everything_its_distributions_need(lock):
 
 
 def test_what_is_asked_for_by_hand_is_in_the_locks_at_the_asked_version():
-    asked = {**pins(ROOT / "requirements.in"), **pins(ROOT / "requirements-dev.txt")}
+    asked = {**pins(ROOT / "requirements.in"), **pins(ROOT / "requirements-images.txt"),
+             **pins(ROOT / "requirements-dev.txt")}
     lambda_asked = pins(ROOT / "requirements.in")
     assert {name: LAMBDA.get(name) for name in lambda_asked} == lambda_asked
     assert {name: DEV.get(name) for name in asked} == asked, "run `make lock`"

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 PROD = CONFIG["stages"]["prod"]["environment_variables"]
 PREFIX = PROD["RESOURCE_PREFIX"]
-# Whatever the next library brings, the code of every function stays well under this (Lambda takes
-# 50 MB zipped; 25.3 MB with Pillow, trimmed, for reference images).
-PACKAGE_BUDGET_MB = 30
-# Never in a Lambda package: the local renderer's and the tests' libraries.
-LOCAL_ONLY = ("av", "numpy", "moto", "pytest", "_pytest", "hypothesis", "playwright", "ruff")
+# Whatever the next library brings, the code of every function stays well under this.
+PACKAGE_BUDGET_MB = 25
+# Never in the code package: the local renderer's and the tests' libraries (Pillow ships only in
+# the image functions' layer).
+LOCAL_ONLY = ("av", "numpy", "PIL", "pillow.libs", "moto", "pytest", "_pytest", "hypothesis", "playwright",
+              "ruff")
 
 
 @dataclass(frozen=True)
@@ -519,30 +521,44 @@ def test_the_package_has_no_local_only_code_nor_the_runtimes_sdk(packaged: Packa
     assert not [n for n in names if n.startswith(package.EXCLUDED_PATHS)]
 
 
-def test_the_package_holds_the_locked_versions_built_for_the_runtimes_glibc(packaged: Packaged) -> None:
-    locked = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            locked[re.sub(r"[-_.]+", "-", name).lower()] = version
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pairs = [line.split("==") for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return {_canonical(name): version for name, version in pairs}
+
+
+def _shipped(archive_path: Path, under: str = "") -> tuple[dict[str, str], list[str]]:
+    """{distribution: version} of an archive's wheels, and those built for a newer glibc than
+    the python3.11 runtime's (Amazon Linux 2: 2.26; a wheel may list newer tags too)."""
     shipped, too_new = {}, []
-    with zipfile.ZipFile(packaged.out / "deployment.zip") as archive:
+    with zipfile.ZipFile(archive_path) as archive:
         for name in archive.namelist():
-            folder, _, file_name = name.partition("/")
-            if not folder.endswith(".dist-info"):
+            folder, _, file_name = name.removeprefix(under).partition("/")
+            if not name.startswith(under) or not folder.endswith(".dist-info"):
                 continue
             distribution, version = folder.removesuffix(".dist-info").rsplit("-", 1)
-            shipped[re.sub(r"[-_.]+", "-", distribution).lower()] = version
+            shipped[_canonical(distribution)] = version
             if file_name == "WHEEL":
                 tags = [line.split(": ")[1] for line in archive.read(name).decode().splitlines()
                         if line.startswith("Tag: ")]
                 glibc = [tuple(map(int, m.groups())) for tag in tags
                          if (m := re.search(r"manylinux_(\d+)_(\d+)_", tag))]
-                # python3.11 runs on Amazon Linux 2: glibc 2.26. A wheel may list newer tags too.
                 if glibc and min(glibc) > (2, 26):
                     too_new.append(f"{folder}: {tags}")
-    runtime_provided = {re.sub(r"[-_.]+", "-", n).lower() for n in package.RUNTIME_PROVIDED}
+    return shipped, too_new
+
+
+def test_the_package_holds_the_locked_versions_built_for_the_runtimes_glibc(packaged: Packaged) -> None:
+    runtime_provided = {_canonical(n) for n in package.RUNTIME_PROVIDED}
+    shipped, too_new = _shipped(packaged.out / "deployment.zip")
+    locked = _pins(ROOT / "requirements.txt")
     assert shipped == {n: v for n, v in locked.items() if n not in runtime_provided}
+    assert too_new == []
+    in_layer, too_new = _shipped(packaged.out / package.IMAGE_LAYER, "python/")
+    assert in_layer == _pins(package.IMAGE_REQUIREMENTS)
     assert too_new == []
 
 
@@ -568,5 +584,53 @@ def test_the_app_imports_from_the_read_only_package_with_only_the_runtimes_sdk(p
         loaded = coldstart.probe(with_bytecode, runtime, coldstart.lambda_env())
     assert loaded["outside"] == []  # nothing from this machine's site-packages
     assert loaded["uncompiled"] == []  # every module came with its bytecode
+
+
+IMAGE_PROBE = """
+import io, json, sys
+sys.path[:0] = sys.argv[1:]
+from chalicelib.adapters import images
+try:
+    from PIL import Image
+except ImportError:
+    print(json.dumps({"pillow": None}))
+    raise SystemExit
+checked = []
+for kind in ("JPEG", "PNG", "WEBP"):
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 80, 40)).save(out, kind)
+    checked.append(images.fit(images.clean(out.getvalue()), "720x1280").content_type)
+print(json.dumps({"pillow": Image.__file__, "checked": checked}))
+"""
+
+
+def test_the_image_layer_checks_every_type_and_the_package_alone_has_no_pillow(packaged: Packaged) -> None:
+    def probe(*paths: Path) -> dict[str, Any]:
+        answer = subprocess.run([sys.executable, "-S", "-c", IMAGE_PROBE, *map(str, paths)],
+                                env=coldstart.lambda_env(), capture_output=True, text=True, check=True)
+        return json.loads(answer.stdout.strip().splitlines()[-1])
+
+    with coldstart.unpacked(packaged.out / "deployment.zip") as (code, _without, runtime), \
+            tempfile.TemporaryDirectory() as opt:
+        with zipfile.ZipFile(packaged.out / package.IMAGE_LAYER) as layer:
+            layer.extractall(opt)  # Lambda unpacks a layer in /opt; /opt/python is on sys.path
+        assert probe(code, runtime) == {"pillow": None}
+        with_layer = probe(Path(opt) / "python", code, runtime)
+    assert with_layer["pillow"].startswith(str(Path(opt) / "python"))
     # The trimmed Pillow still checks and fits every type of reference image.
-    assert loaded["images"] == ["image/jpeg", "image/png", "image/webp"]
+    assert with_layer["checked"] == ["image/jpeg", "image/png", "image/webp"]
+
+
+def test_only_the_functions_that_decode_images_run_with_the_image_layer(packaged: Packaged) -> None:
+    (layer_id,) = packaged.of_type("AWS::Serverless::LayerVersion")
+    layer = packaged.resources[layer_id]["Properties"]
+    assert (packaged.out / layer["ContentUri"]).name == package.IMAGE_LAYER
+    runtimes = {f["Properties"]["Runtime"] for f in packaged.functions.values()}
+    assert layer["CompatibleRuntimes"] == sorted(runtimes)
+    with_layer = {name for name, f in packaged.functions.items()
+                  if {"Ref": layer_id} in f["Properties"].get("Layers", [])}
+    assert with_layer == {"APIHandler", "CheckUpload", "GenerateVideo"}
+    with zipfile.ZipFile(packaged.out / package.IMAGE_LAYER) as archive:
+        names = archive.namelist()
+    assert any(n.startswith("python/PIL/_imaging.") for n in names)
+    assert not [n for n in names if n.startswith(tuple(f"python/{u}" for u in package.UNUSED_NATIVE))]

@@ -32,6 +32,8 @@ ROOT = TEMPLATE.parents[1]
 CHALICE_DIR = ROOT / ".chalice"
 CONFIG = CHALICE_DIR / "config.json"
 LOG_RETENTION_DAYS = 30
+# The layer (written by hand in the template, built by infra/package.py) of the image functions.
+IMAGE_LAYER = "ImageLibrariesLayer"
 # Resource types this module writes; every other resource of the template is kept as written.
 GENERATED_TYPES = {"AWS::DynamoDB::Table", "AWS::Serverless::Function", "AWS::Logs::LogGroup",
                    "AWS::CloudWatch::Alarm"}
@@ -134,6 +136,8 @@ def function_resources(app: Any, resources: dict[str, Any], prefix: str) -> dict
             "Environment": {"Variables": variables},
             "LoggingConfig": {"LogGroup": {"Ref": logical_id + "LogGroup"}},
         }
+        if access.images:
+            props["Layers"] = [{"Ref": IMAGE_LAYER}]
         if function.kind == "sqs":
             if function.queue not in queues:
                 raise ValueError(f"{function.name} consumes {function.queue!r}, which the template lacks")
