@@ -26,9 +26,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_answering(url: str, seconds: float = 10.0) -> None:
+def wait_until_answering(url: str, seconds: float = 10.0,
+                         process: subprocess.Popen[bytes] | None = None) -> None:
+    """Returns once `url` answers; raises RuntimeError when it does not in time, or when
+    `process`, the one meant to answer, has exited."""
     stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, process.args[:3]))} exited early")
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
                 return

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from chalicelib.local import front
-from chalicelib.local.embedded_aws import free_port
+from chalicelib.local.embedded_aws import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,16 +46,10 @@ def _port_free(port: int) -> bool:
 
 
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> None:
-    stop_at = time.monotonic() + seconds
-    while time.monotonic() < stop_at:
-        if process.poll() is not None:
-            raise SystemExit(f"{' '.join(map(str, process.args[:3]))} exited early")
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
+    try:
+        wait_until_answering(url, seconds, process)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def print_new_mail(moto_port: int, stop: threading.Event) -> None:
