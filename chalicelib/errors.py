@@ -97,12 +97,12 @@ class Busy(DomainError):
 
 
 class Throttled(DomainError):
-    """Raised when too many attempts failed recently; `retry_after` is in whole seconds."""
+    """Raised past a throttling limit; `retry_after` is in whole seconds (HTTP 429)."""
 
     code = "too_many_attempts"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed attempts. Try again in {retry_after} seconds.")
+    def __init__(self, retry_after: int, reason: str = "Too many attempts.") -> None:
+        super().__init__(f"{reason} Try again in {retry_after} seconds.")
         self.retry_after = retry_after
 
 

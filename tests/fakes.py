@@ -15,13 +15,15 @@ class ScriptedProvider:
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.submissions: list = []
         self.references: list = []
         self.deleted: list[str] = []
         self.status = ProviderStatus("in_progress", 40)
         self.create_error: Exception | None = None
 
-    def create(self, spec, reference=None):
-        self.references.append(reference)
+    def create(self, submission):
+        self.submissions.append(submission)
+        self.references.append(submission.start_image)
         if self.create_error:
             raise self.create_error
         provider_job_id = f"scripted_{uuid.uuid4().hex}"

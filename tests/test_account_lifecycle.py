@@ -137,7 +137,7 @@ def test_changing_the_password_ends_the_other_sessions(client, user):
 
 
 def test_repeated_failures_throttle_the_account_with_retry_after(client, user):
-    for _ in range(throttling.ACCOUNT.failures):
+    for _ in range(throttling.ACCOUNT.allowed):
         assert login(client, user["email"], "wrong password!").status_code == 401
     blocked = login(client, user["email"], user["password"])
     assert blocked.status_code == 429
@@ -146,14 +146,15 @@ def test_repeated_failures_throttle_the_account_with_retry_after(client, user):
 
 
 def test_throttling_lifts_by_itself_when_the_window_ends(world):
-    subjects = [(throttling.ADDRESS, f"client-{uuid.uuid4()}")]
+    subject = f"client-{uuid.uuid4()}"
     start = 1_000_000 * throttling.ADDRESS.window_seconds
-    for _ in range(throttling.ADDRESS.failures):
-        throttling.record_failure(subjects, now=start)
+    for _ in range(throttling.ADDRESS.allowed):
+        throttling.take(throttling.ADDRESS, subject, now=start)
     with pytest.raises(throttling.Throttled) as blocked:
-        throttling.check(subjects, now=start + 10)
+        throttling.take(throttling.ADDRESS, subject, now=start + 10)
     assert blocked.value.retry_after == throttling.ADDRESS.window_seconds - 10
-    throttling.check(subjects, now=start + throttling.ADDRESS.window_seconds)
+    assert throttling.used(throttling.ADDRESS, subject, now=start + 10) == throttling.ADDRESS.allowed
+    throttling.take(throttling.ADDRESS, subject, now=start + throttling.ADDRESS.window_seconds)
 
 
 def test_login_rehashes_a_password_hashed_with_older_parameters(client, user):

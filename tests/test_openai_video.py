@@ -9,10 +9,17 @@ import httpx2
 import pytest
 
 from chalicelib.adapters.openai_video import OpenAIVideos
-from chalicelib.adapters.video import ProviderRefused, ProviderUnavailable, VideoSpec
+from chalicelib.adapters.video import (
+    ProviderRefused,
+    ProviderUnavailable,
+    ReferenceImage,
+    Submission,
+    VideoSpec,
+)
 from chalicelib.config import settings
 
-SPEC = VideoSpec(prompt="A paper crane unfolds", model="sora-2", seconds=8, size="1280x720")
+SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="sora-2", seconds=8, size="1280x720"),
+                  engine_model="sora-2", job_id="job_1")
 
 
 def video(status="queued", progress=0, error=None):
@@ -110,11 +117,10 @@ def test_deleting_a_video_the_provider_forgot_is_fine():
 
 
 def test_a_reference_image_is_sent_as_bytes_in_the_multipart_body():
-    from chalicelib.adapters.video import ReferenceImage
 
     gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
     image = b"\x89PNG\r\n\x1a\n" + b"pixels"
-    provider(gateway).create(SPEC, ReferenceImage(image, "image/png"))
+    provider(gateway).create(replace(SPEC, start_image=ReferenceImage(image, "image/png")))
     body = gateway.requests[0].content
     assert b'name="input_reference"; filename="reference.png"' in body and image in body
 

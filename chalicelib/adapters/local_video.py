@@ -18,9 +18,8 @@ from typing import BinaryIO
 from chalicelib.adapters.video import (
     ProviderStatus,
     ProviderUnavailable,
-    ReferenceImage,
+    Submission,
     Variant,
-    VideoSpec,
 )
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +38,8 @@ class LocalRenderer:
             raise ValueError(f"not a local render id: {provider_job_id!r}")
         return self._work_dir / provider_job_id
 
-    def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
+    def create(self, submission: Submission) -> str:
+        spec, reference = submission.spec, submission.start_image
         provider_job_id = f"local_{uuid.uuid4().hex}"
         job_dir = self._dir(provider_job_id)
         job_dir.mkdir(parents=True)

@@ -20,9 +20,8 @@ from chalicelib.adapters.video import (
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
-    ReferenceImage,
+    Submission,
     Variant,
-    VideoSpec,
 )
 from chalicelib.config import Settings
 from chalicelib.errors import WebhookRejected
@@ -52,7 +51,8 @@ class OpenAIVideos:
             settings.video_model_ids,
         )
 
-    def create(self, spec: VideoSpec, reference: ReferenceImage | None = None) -> str:
+    def create(self, submission: Submission) -> str:
+        spec, reference = submission.spec, submission.start_image
         extra: dict[str, Any] = {}
         if reference is not None:
             # Sent as bytes: the SDK refuses {"image_url": ...}.
@@ -61,7 +61,7 @@ class OpenAIVideos:
         with _provider_errors():
             video = self._client.videos.create(
                 prompt=spec.prompt,
-                model=self._model_ids.get(spec.model, spec.model),
+                model=self._model_ids.get(spec.model, submission.engine_model),
                 seconds=str(spec.seconds),
                 size=spec.size,
                 **extra,

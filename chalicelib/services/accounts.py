@@ -172,16 +172,14 @@ def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessio
     if not isinstance(password, str) or not password:
         raise InvalidInput("password is required", field="password")
     email = normalise_email(body.get("email"))
-    subjects = [(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)]
-    throttling.check(subjects)
+    throttling.take_each([(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)])
     user = user_by_email(email)
     if len(password) > passwords.MAX_LENGTH or user is None or user.status != "active":
         passwords.verify_decoy(password[: passwords.MAX_LENGTH])
-        throttling.record_failure(subjects)
         raise InvalidCredentials("The email or password is wrong.")
     if not passwords.verify(user.password_hash, password):
-        throttling.record_failure(subjects)
         raise InvalidCredentials("The email or password is wrong.")
+    throttling.forget(throttling.ACCOUNT, email)
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     pair = sessions.start(user.user_id, deps.settings, client)
@@ -262,9 +260,7 @@ def request_password_reset(body: dict[str, Any], deps: AccountDeps, client: Clie
     """Mails a reset link if the account exists. The answer is the same either way."""
     email = normalise_email(body.get("email"))
     # Throttled per address too, so that this cannot be used to flood someone's inbox.
-    subjects = [(throttling.ACCOUNT, f"reset:{email}"), (throttling.ADDRESS, client.ip)]
-    throttling.check(subjects)
-    throttling.record_failure(subjects)
+    throttling.take_each([(throttling.RESET_ACCOUNT, email), (throttling.ADDRESS, client.ip)])
     user = user_by_email(email)
     if user is None or user.status != "active":
         return

@@ -28,7 +28,7 @@ from chalicelib import observability
 from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoProvider, VideoSpec
+from chalicelib.adapters.video import ProviderRefused, ReferenceImage, Submission, VideoProvider, VideoSpec
 from chalicelib.errors import AccountGone, Expired, InvalidInput, LimitReached, NotFound, NotReady
 from chalicelib.models import User, VideoJob
 from chalicelib.models.base import utcnow
@@ -216,7 +216,9 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
     spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size)
     try:
         reference = _reference(job, spec, deps)
-        provider_job_id = deps.provider.create(spec, reference)
+        provider_job_id = deps.provider.create(
+            Submission(spec, engine_model=job.model, job_id=job.job_id, start_image=reference)
+        )
     except images.ImageRefused as exc:
         fail(job, "refused", f"The reference image was refused: {exc} Your credits were refunded.")
         return
