@@ -31,12 +31,24 @@ class CreditPack:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One engine that makes a model: `provider` names the engine ("fal", "replicate",
+    "openai" for an OpenAI-compatible gateway, "local" for the local renderer) and
+    `engine_model` its own id of the model there."""
+
+    provider: str
+    engine_model: str
+
+
+@dataclass(frozen=True)
 class VideoModel:
     id: str
     sizes: tuple[str, ...]
     seconds: tuple[int, ...]
     # Credits per second of video, by size; larger frames cost more to make.
     credits_per_second: dict[str, int]
+    # The engines that make it, in the order they are tried.
+    routes: tuple[Route, ...] = ()
 
 
 PLANS: dict[str, Plan] = {
@@ -112,6 +124,14 @@ def video_cost(model_id: str, size: str, seconds: int) -> int:
             f"seconds must be one of {', '.join(map(str, model.seconds))}", field="seconds"
         )
     return model.credits_per_second[size] * seconds
+
+
+def routes_for(model_id: str, configured: frozenset[str]) -> tuple[Route, ...]:
+    """The model's routes whose engine is configured, in order. With no engine configured but
+    the local renderer (`make run` with no key), the renderer makes every model."""
+    if configured == frozenset({"local"}):
+        return (Route("local", model_id),)
+    return tuple(route for route in MODELS[model_id].routes if route.provider in configured)
 
 
 def public_catalogue() -> dict[str, object]:
