@@ -172,14 +172,16 @@ def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessio
     if not isinstance(password, str) or not password:
         raise InvalidInput("password is required", field="password")
     email = normalise_email(body.get("email"))
-    throttling.take_each([(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)])
+    attempt = [(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)]
+    throttling.take_each(attempt)
     user = user_by_email(email)
     if len(password) > passwords.MAX_LENGTH or user is None or user.status != "active":
         passwords.verify_decoy(password[: passwords.MAX_LENGTH])
         raise InvalidCredentials("The email or password is wrong.")
     if not passwords.verify(user.password_hash, password):
         raise InvalidCredentials("The email or password is wrong.")
-    throttling.forget(throttling.ACCOUNT, email)
+    for limit, subject in attempt:
+        throttling.give_back(limit, subject)
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     pair = sessions.start(user.user_id, deps.settings, client)

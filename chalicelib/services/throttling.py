@@ -9,6 +9,7 @@ with no one's help. Keys are hashed, so the table holds no address of anyone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -80,8 +81,12 @@ def used(limit: Limit, subject: str, now: float | None = None) -> int:
         return 0
 
 
-def forget(limit: Limit, subject: str, now: float | None = None) -> None:
-    """Clears the current window's count (a successful sign-in clears its pair's failures)."""
+def give_back(limit: Limit, subject: str | None, now: float | None = None) -> None:
+    """Returns a use that `take` reserved and that turned out not to count (a sign-in whose
+    password was right): reserved first so that parallel attempts count, given back after."""
+    if subject is None:
+        return
     now = time.time() if now is None else now
     key, _ = _key(limit, subject, now)
-    Throttle(key).delete()
+    with contextlib.suppress(UpdateError):  # the window ended meanwhile and its row is gone
+        Throttle(key).update(actions=[Throttle.failures.add(-1)], condition=Throttle.failures > 0)
