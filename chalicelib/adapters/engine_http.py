@@ -17,8 +17,16 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, Re
 
 from chalicelib.adapters.video import ProviderRefused, ProviderUnavailable, SubmitUnknown
 
-SUBMIT_TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
-READ_TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to connect, and to wait for each read of a submit's answer and of a read's."""
+
+    connect: float = 5.0
+    submit: float = 30.0
+    read: float = 15.0
+
+
 _READ_RETRIES = urllib3.Retry(
     total=2, connect=2, read=1, status=2, backoff_factor=0.3, backoff_max=2.0,
     status_forcelist=(429, 502, 503, 504), allowed_methods=frozenset({"GET"}),
@@ -39,10 +47,14 @@ class Answer:
 
 
 class EngineHTTP:
-    def __init__(self, engine: str, headers: Mapping[str, str], http: urllib3.PoolManager) -> None:
+    def __init__(self, engine: str, headers: Mapping[str, str], http: urllib3.PoolManager,
+                 timeouts: Timeouts | None = None) -> None:
         self._engine = engine
         self._headers = dict(headers)
         self._http = http
+        seconds = timeouts or Timeouts()
+        self._submit_timeout = urllib3.Timeout(connect=seconds.connect, read=seconds.submit)
+        self._read_timeout = urllib3.Timeout(connect=seconds.connect, read=seconds.read)
 
     def submit(self, url: str, payload: Mapping[str, Any], refusal: Any) -> Any:
         """POSTs a new job once; returns the JSON of a 2xx answer. `refusal(answer)` words a
@@ -52,7 +64,7 @@ class EngineHTTP:
         self._http.clear()
         try:
             response = self._http.request(
-                "POST", url, body=json.dumps(payload).encode(), timeout=SUBMIT_TIMEOUT, retries=False,
+                "POST", url, body=json.dumps(payload).encode(), timeout=self._submit_timeout, retries=False,
                 headers={**self._headers, "Content-Type": "application/json"},
             )
         except ConnectTimeoutError as error:  # refused, unresolvable, or no connection in time
@@ -76,7 +88,7 @@ class EngineHTTP:
         """A GET (retried) or a cancel (not retried, but harmless to repeat by hand)."""
         retries = _READ_RETRIES if method == "GET" else False
         try:
-            response = self._http.request(method, url, headers=self._headers, timeout=READ_TIMEOUT,
+            response = self._http.request(method, url, headers=self._headers, timeout=self._read_timeout,
                                           retries=retries)
         except HTTPError as error:
             raise ProviderUnavailable(f"{self._engine} could not be reached: {_reason(error)}") from None

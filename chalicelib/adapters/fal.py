@@ -21,7 +21,7 @@ from urllib.parse import quote
 import urllib3
 
 from chalicelib.adapters import engine_http, engine_inputs
-from chalicelib.adapters.engine_http import Answer, EngineHTTP
+from chalicelib.adapters.engine_http import Answer, EngineHTTP, Timeouts
 from chalicelib.adapters.engine_media import MediaHosts
 from chalicelib.adapters.fal_webhook import APP, REQUEST_ID, verify_webhook
 from chalicelib.adapters.safe_fetch import Resolver, system_resolver
@@ -154,19 +154,20 @@ class FalQueue:
     name = "fal"
 
     def __init__(self, key: str, queue_url: str, webhook_url: str, http: urllib3.PoolManager,
-                 resolve: Resolver = system_resolver) -> None:
+                 resolve: Resolver = system_resolver, timeouts: Timeouts | None = None) -> None:
         self._queue = queue_url.rstrip("/")
         self._webhook = webhook_url
-        self._http = EngineHTTP("fal", {"Authorization": f"Key {key}", "Accept": "application/json"}, http)
+        headers = {"Authorization": f"Key {key}", "Accept": "application/json"}
+        self._http = EngineHTTP("fal", headers, http, timeouts)
         self._media = MediaHosts("fal", self._queue, MEDIA_DOMAINS, resolve)
 
     @classmethod
     def from_settings(cls, settings: Settings, http: urllib3.PoolManager | None = None,
-                      resolve: Resolver = system_resolver) -> FalQueue:
+                      resolve: Resolver = system_resolver, timeouts: Timeouts | None = None) -> FalQueue:
         if not settings.fal_key:
             raise ProviderUnavailable("fal is not configured (FAL_KEY)")
         return cls(settings.fal_key, settings.fal_queue_url, settings.app_base_url + "/webhooks/fal",
-                   http or engine_http.pool(), resolve)
+                   http or engine_http.pool(), resolve, timeouts)
 
     def create(self, submission: Submission) -> str:
         endpoint, payload = shape(submission)

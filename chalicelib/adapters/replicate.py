@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import urllib3
 
 from chalicelib.adapters import engine_http, engine_inputs
-from chalicelib.adapters.engine_http import Answer, EngineHTTP
+from chalicelib.adapters.engine_http import Answer, EngineHTTP, Timeouts
 from chalicelib.adapters.engine_media import MediaHosts
 from chalicelib.adapters.safe_fetch import Resolver, system_resolver
 from chalicelib.adapters.video import (
@@ -123,19 +123,21 @@ class ReplicatePredictions:
     name = "replicate"
 
     def __init__(self, token: str, base_url: str, webhook_url: str, http: urllib3.PoolManager,
-                 resolve: Resolver = system_resolver) -> None:
+                 resolve: Resolver = system_resolver, timeouts: Timeouts | None = None) -> None:
         self._base = base_url.rstrip("/")
         self._webhook = webhook_url
-        self._http = EngineHTTP("Replicate", {"Authorization": f"Bearer {token}"}, http)
+        self._http = EngineHTTP("Replicate", {"Authorization": f"Bearer {token}"}, http, timeouts)
         self._media = MediaHosts("Replicate", self._base, MEDIA_DOMAINS, resolve)
 
     @classmethod
     def from_settings(cls, settings: Settings, http: urllib3.PoolManager | None = None,
-                      resolve: Resolver = system_resolver) -> ReplicatePredictions:
+                      resolve: Resolver = system_resolver,
+                      timeouts: Timeouts | None = None) -> ReplicatePredictions:
         if not settings.replicate_api_token:
             raise ProviderUnavailable("Replicate is not configured (REPLICATE_API_TOKEN)")
-        return cls(settings.replicate_api_token, settings.replicate_base_url,
-                   settings.app_base_url + "/webhooks/replicate", http or engine_http.pool(), resolve)
+        webhook = settings.app_base_url + "/webhooks/replicate"
+        return cls(settings.replicate_api_token, settings.replicate_base_url, webhook,
+                   http or engine_http.pool(), resolve, timeouts)
 
     def create(self, submission: Submission) -> str:
         payload = shape(submission)
