@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
@@ -336,3 +338,13 @@ def test_the_stand_in_delivers_each_webhook_until_it_is_taken(standin, config):
             assert verify_webhook(body, headers, config, query=query).provider_job_id == job_id
     finally:
         receiver.close()
+
+
+def test_importing_the_engine_adapters_loads_no_sdk():
+    # Cold start: the worker imports only the adapter it uses, and neither brings an SDK with it.
+    code = ("import sys, chalicelib.adapters.fal, chalicelib.adapters.replicate; "
+            "print(sorted(m for m in ('fal_client', 'replicate', 'httpx', 'httpx2', 'openai', "
+            "'cryptography', "
+            "'nacl', 'av', 'numpy', 'PIL') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
