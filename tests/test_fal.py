@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import urllib3
 
 from chalicelib.adapters import fal_webhook
 from chalicelib.adapters.engine_http import Timeouts
@@ -348,3 +350,21 @@ def test_importing_the_engine_adapters_loads_no_sdk():
             "'nacl', 'av', 'numpy', 'PIL') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_stand_in_runs_alone_and_prints_the_environment_for_the_app():
+    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.standins.fal", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "FAL_KEY": "fixed-key"})
+    try:
+        assert process.stdout is not None
+        env = dict(pair.split("=", 1) for pair in process.stdout.readline().split())
+        assert env["FAL_KEY"] == "fixed-key"
+        assert env["FAL_JWKS_URL"] == env["FAL_QUEUE_URL"] + "/.well-known/jwks.json"
+        keys = json.loads(urllib3.request("GET", env["FAL_JWKS_URL"]).data)["keys"]
+        assert [key["crv"] for key in keys] == ["Ed25519"]
+        missing = urllib3.request("GET", env["FAL_QUEUE_URL"] + "/fal-ai/veo3.1/requests/x/status",
+                                  headers={"Authorization": "Key fixed-key"})
+        assert missing.status == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

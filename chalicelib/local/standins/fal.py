@@ -9,8 +9,10 @@ prints the environment that points the app at it (FAL_KEY, FAL_QUEUE_URL, FAL_JW
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import os
 import re
 import secrets
 import time
@@ -32,9 +34,10 @@ _DIGITS = re.compile(r"\d+")
 class FalStandIn(StandIn):
     engine = "fal"
 
-    def __init__(self, port: int = 0, render: Renderer = render_mp4, retry_seconds: float = 0.5) -> None:
+    def __init__(self, port: int = 0, render: Renderer = render_mp4, retry_seconds: float = 0.5,
+                 key: str | None = None) -> None:
         super().__init__(port, render, retry_seconds)
-        self.key = f"standin-{uuid.uuid4()}:{secrets.token_hex(16)}"
+        self.key = key or f"standin-{uuid.uuid4()}:{secrets.token_hex(16)}"
         self.user_id = "standin-user"
         self.signing_key = Ed25519PrivateKey.generate()
 
@@ -188,7 +191,7 @@ def _check_input(endpoint: str, payload: Any) -> tuple[str, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve(FalStandIn, "fal", argv)
+    return serve(functools.partial(FalStandIn, key=os.environ.get("FAL_KEY")), "fal", argv)
 
 
 if __name__ == "__main__":

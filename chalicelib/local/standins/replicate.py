@@ -10,9 +10,11 @@ REPLICATE_WEBHOOK_SECRET).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import time
@@ -35,10 +37,11 @@ def _secret() -> str:
 class ReplicateStandIn(StandIn):
     engine = "replicate"
 
-    def __init__(self, port: int = 0, render: Renderer = render_mp4, retry_seconds: float = 0.5) -> None:
+    def __init__(self, port: int = 0, render: Renderer = render_mp4, retry_seconds: float = 0.5,
+                 token: str | None = None, secret: str | None = None) -> None:
         super().__init__(port, render, retry_seconds)
-        self.token = "r8_standin" + secrets.token_hex(12)
-        self.secret = _secret()
+        self.token = token or "r8_standin" + secrets.token_hex(12)
+        self.secret = secret or _secret()
 
     def env(self) -> dict[str, str]:
         return {"REPLICATE_API_TOKEN": self.token, "REPLICATE_BASE_URL": self.url,
@@ -147,7 +150,9 @@ def _check_input(payload: Any) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve(ReplicateStandIn, "replicate", argv)
+    kind = functools.partial(ReplicateStandIn, token=os.environ.get("REPLICATE_API_TOKEN"),
+                             secret=os.environ.get("REPLICATE_WEBHOOK_SECRET"))
+    return serve(kind, "replicate", argv)
 
 
 if __name__ == "__main__":
