@@ -15,6 +15,7 @@ import urllib3
 
 from chalicelib.adapters import fal_webhook
 from chalicelib.adapters.engine_http import Timeouts
+from chalicelib.adapters.engine_media import MediaHosts
 from chalicelib.adapters.fal import FalQueue, verify_webhook
 from chalicelib.adapters.video import (
     ProviderRefused,
@@ -245,6 +246,7 @@ def test_a_truncated_download_is_unavailable_so_it_is_tried_again(standin, queue
     ("http://v3.fal.media/video.mp4", "not on https"),
     ("https://v3.fal.media/video.mp4", "private address"),
     ("https://fal.media.attacker.example/video.mp4", "not one of its hosts"),
+    ("http://127.0.0.1:1/video.mp4", "not one of its hosts"),  # the API's host, but not its port
 ])
 def test_a_result_elsewhere_or_on_a_private_address_is_refused(standin, config, result_url, words):
     # fal's CDN names resolve, here, to a private address: the download must not go there.
@@ -255,6 +257,23 @@ def test_a_result_elsewhere_or_on_a_private_address_is_refused(standin, config, 
     with pytest.raises(ProviderRefused, match=words):
         queue.open_content(job_id, "video")
     assert standin.steps("media") == []
+
+
+def test_a_redirect_off_the_engines_hosts_is_refused(standin, queue):
+    job_id = queue.create(submission())
+    wait_for(lambda: queue.retrieve(job_id), "completed")
+    standin.script("media", Reply(302, b"", {"Location": "http://10.1.2.3/video.mp4"}))
+    with pytest.raises(ProviderRefused, match="not one of its hosts"):
+        queue.open_content(job_id, "video")
+
+
+def test_a_download_larger_than_the_bound_is_refused(standin, queue):
+    job_id = queue.create(submission())
+    wait_for(lambda: queue.retrieve(job_id), "completed")
+    media = MediaHosts("fal", standin.url, ("fal.media",))
+    url = f"{standin.url}/files/{job_id.rsplit('/', 1)[1]}.mp4"
+    with pytest.raises(ProviderRefused, match="larger than"):
+        media.open(url, max_bytes=len(tiny_mp4()) - 1)
 
 
 # --- webhooks -----------------------------------------------------------------------------
