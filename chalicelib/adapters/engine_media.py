@@ -107,7 +107,7 @@ class MediaHosts:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the caller closes it
         received = 0
         try:
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # one receive at a time, so the deadline holds
                 received += len(chunk)
                 if received > max_bytes:
                     raise ProviderRefused(f"{self._engine}'s result is larger than {max_bytes // 2**20} MiB")
