@@ -387,3 +387,29 @@ def test_the_stand_in_runs_alone_and_prints_the_environment_for_the_app():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_an_early_and_a_late_webhook_are_both_delivered_signed(standin, config):
+    receiver = Receiver()
+    try:
+        queue = FalQueue.from_settings(replace(config, app_base_url=receiver.url), timeouts=QUICK)
+        standin.plan(JobPlan(early_webhook=True, webhook_delay=0.5))
+        job_id = queue.create(submission())
+        receiver.wait(2)
+        early, late = (json.loads(body) for body, _, _ in receiver.received)
+        assert early["payload"] is None and late["payload"]["video"]["url"].endswith(".mp4")
+        for body, headers, _ in receiver.received:
+            assert verify_webhook(body, headers, config, query=APP).provider_job_id == job_id
+    finally:
+        receiver.close()
+
+
+def test_every_fal_and_replicate_route_of_the_catalogue_has_an_input_shape():
+    from chalicelib.adapters import fal, replicate
+    from chalicelib.services import catalogue
+
+    shapes = {"fal": fal.MODELS, "replicate": replicate.MODELS}
+    routes = [(model.id, route) for model in catalogue.MODELS.values() for route in model.routes
+              if route.provider in shapes]
+    assert [(model_id, route) for model_id, route in routes
+            if route.engine_model not in shapes[route.provider]] == []
