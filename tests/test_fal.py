@@ -90,6 +90,10 @@ def test_a_video_is_submitted_polled_and_downloaded(standin, queue, config):
     ("fal-ai/veo3.1/fast", {"seconds": 4, "start_image": PNG},
      "fal-ai/veo3.1/fast/image-to-video", {"duration": "4s", "aspect_ratio": "16:9", "resolution": "720p",
                                            "generate_audio": False, "image_url": PNG_URI}, ()),
+    ("fal-ai/veo3.1", {"seconds": 6, "start_image": PNG, "end_image": JPEG},
+     "fal-ai/veo3.1/first-last-frame-to-video",
+     {"duration": "6s", "aspect_ratio": "16:9", "first_frame_url": PNG_URI, "last_frame_url": JPEG_URI},
+     ("image_url",)),
     ("fal-ai/kling-video/v3/pro/text-to-video", {"seconds": 5, "size": "720x720"},
      "fal-ai/kling-video/v3/pro/text-to-video", {"duration": "5", "aspect_ratio": "1:1"}, ("resolution",)),
     ("fal-ai/kling-video/v3/pro/text-to-video", {"seconds": 10, "start_image": PNG, "end_image": JPEG},
@@ -121,7 +125,8 @@ def test_each_model_gets_its_input_in_its_own_shape(standin, queue, engine_model
 @pytest.mark.parametrize(("engine_model", "spec", "words"), [
     ("wan/v2.6/text-to-video", {"audio": True}, "audio"),
     ("fal-ai/bytedance/seedance/v1.5/pro/text-to-video", {"negative_prompt": "x"}, "negative prompt"),
-    ("fal-ai/veo3.1", {"start_image": PNG, "end_image": JPEG}, "end image"),
+    ("wan/v2.6/text-to-video", {"start_image": PNG, "end_image": JPEG}, "end image"),
+    ("fal-ai/veo3.1", {"end_image": JPEG}, "end image without a start image"),
     ("fal-ai/veo3.1", {"size": "720x720"}, "aspect ratio 1:1"),
     ("fal-ai/sora-2", {}, "no input shape"),
 ])

@@ -58,6 +58,9 @@ class FalModel:
     image_field: str = "image_url"
     end_image_field: str | None = None
     image_aspect_ratio: bool = True  # Kling's image-to-video takes the ratio from the image
+    # Where a start and an end image go when the image endpoint takes only one (Veo's
+    # first-last-frame-to-video, with first_frame_url and last_frame_url).
+    frames_endpoint: str | None = None
 
 
 _VEO = {"duration": _with_s, "aspect_ratios": ("16:9", "9:16"), "resolutions": ("720p", "1080p"),
@@ -69,8 +72,10 @@ _SEEDANCE = {"aspect_ratios": ("16:9", "9:16", "1:1"), "resolutions": ("480p", "
 _WAN = {"aspect_ratios": ("16:9", "9:16", "1:1"), "resolutions": ("720p", "1080p"), "negative_prompt": True}
 
 MODELS: dict[str, FalModel] = {
-    "fal-ai/veo3.1": FalModel(**_VEO, image_endpoint="fal-ai/veo3.1/image-to-video"),
-    "fal-ai/veo3.1/fast": FalModel(**_VEO, image_endpoint="fal-ai/veo3.1/fast/image-to-video"),
+    "fal-ai/veo3.1": FalModel(**_VEO, image_endpoint="fal-ai/veo3.1/image-to-video",
+                              frames_endpoint="fal-ai/veo3.1/first-last-frame-to-video"),
+    "fal-ai/veo3.1/fast": FalModel(**_VEO, image_endpoint="fal-ai/veo3.1/fast/image-to-video",
+                                   frames_endpoint="fal-ai/veo3.1/fast/first-last-frame-to-video"),
     "fal-ai/veo3.1/lite": FalModel(**_VEO),
     "fal-ai/kling-video/v3/standard/text-to-video": FalModel(
         **_KLING_3, image_endpoint="fal-ai/kling-video/v3/standard/image-to-video"),
@@ -97,16 +102,23 @@ def shape(submission: Submission) -> tuple[str, dict[str, Any]]:
         return ProviderRefused(f"{engine_model} on fal does not take {what}")
 
     endpoint, payload = engine_model, {"prompt": spec.prompt}
-    with_image = submission.start_image is not None
-    if with_image:
+    start, end = submission.start_image, submission.end_image
+    if end is not None and start is None:
+        raise refuse("an end image without a start image")
+    if start is not None and end is not None and model.frames_endpoint:
+        endpoint = model.frames_endpoint
+        payload["first_frame_url"] = engine_inputs.data_uri(start)
+        payload["last_frame_url"] = engine_inputs.data_uri(end)
+    elif start is not None:
         if model.image_endpoint is None:
             raise refuse("a start image")
         endpoint = model.image_endpoint
-        payload[model.image_field] = engine_inputs.data_uri(submission.start_image)
-    if submission.end_image is not None:
-        if model.end_image_field is None or not with_image:
-            raise refuse("an end image" + ("" if with_image else " without a start image"))
-        payload[model.end_image_field] = engine_inputs.data_uri(submission.end_image)
+        payload[model.image_field] = engine_inputs.data_uri(start)
+        if end is not None:
+            if model.end_image_field is None:
+                raise refuse("an end image")
+            payload[model.end_image_field] = engine_inputs.data_uri(end)
+    with_image = start is not None
     if model.duration is not None:
         payload["duration"] = model.duration(spec.seconds)
     if model.aspect_ratios and (model.image_aspect_ratio or not with_image):

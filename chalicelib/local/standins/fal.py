@@ -181,12 +181,16 @@ def _check_input(endpoint: str, payload: Any) -> tuple[str, str] | None:
         wanted = r"\d+s" if "veo" in endpoint else r"\d+"
         if not isinstance(duration, str) or not re.fullmatch(wanted, duration):
             return "duration", f"Input should match {wanted}"
-    for name in ("image_url", "start_image_url", "end_image_url"):
+    for name in ("image_url", "start_image_url", "end_image_url", "first_frame_url", "last_frame_url"):
         value = payload.get(name)
         if value is not None and not (isinstance(value, str) and value.startswith(("data:image/", "https://"))):
             return name, "Input should be a URL or a data URI"
     if "image-to-video" in endpoint and not (payload.get("image_url") or payload.get("start_image_url")):
         return "image_url", "field required"
+    if "first-last-frame" in endpoint:
+        for name in ("first_frame_url", "last_frame_url"):
+            if not payload.get(name):
+                return name, "field required"
     return None
 
 
