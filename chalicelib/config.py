@@ -107,6 +107,13 @@ class Settings:
     moderation_api_key: str | None = None
     moderation_api_base_url: str | None = None
     moderation_model: str = "omni-moderation-latest"
+    # Hosted engines; an unset key means that engine is not offered.
+    fal_key: str | None = None
+    fal_queue_url: str = "https://queue.fal.run"
+    fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    replicate_api_token: str | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    replicate_webhook_secret: str | None = None
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -157,6 +164,12 @@ class Settings:
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,
             moderation_model=os.environ.get("MODERATION_MODEL") or "omni-moderation-latest",
+            fal_key=os.environ.get("FAL_KEY") or None,
+            fal_queue_url=(os.environ.get("FAL_QUEUE_URL") or "https://queue.fal.run").rstrip("/"),
+            fal_jwks_url=os.environ.get("FAL_JWKS_URL") or "https://rest.alpha.fal.ai/.well-known/jwks.json",
+            replicate_api_token=os.environ.get("REPLICATE_API_TOKEN") or None,
+            replicate_base_url=(os.environ.get("REPLICATE_BASE_URL") or "https://api.replicate.com").rstrip("/"),
+            replicate_webhook_secret=os.environ.get("REPLICATE_WEBHOOK_SECRET") or None,
         )
 
 

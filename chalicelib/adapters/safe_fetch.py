@@ -56,7 +56,7 @@ class Fetched:
     data: bytes
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a checked address, with the certificate checked against the host name."""
 
     def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
@@ -115,7 +115,7 @@ class SafeFetcher:
             if left <= 0:
                 raise FetchRefused("The image took longer than 10 seconds to fetch.")
             if scheme == "https":
-                connection: http.client.HTTPConnection = _PinnedHTTPS(address, host, port, left)
+                connection: http.client.HTTPConnection = PinnedHTTPS(address, host, port, left)
             else:
                 connection = http.client.HTTPConnection(address, port, timeout=min(left, CONNECT_SECONDS))
             try:
