@@ -153,7 +153,24 @@ def test_an_upgrade_does_not_revive_an_expired_video(client, deps):
         assert get(client, f"/videos/{job.job_id}/download", signin(client, account)).status_code == 410
 
 
-def test_two_sweeps_at_once_expire_each_video_once(client, deps):
+@pytest.fixture
+def atomic_writes(monkeypatch):
+    """In-process moto checks a condition and writes in two steps, so two threads can both pass
+    one condition; DynamoDB applies each conditional write atomically. One lock restores that."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()  # a transaction calls the single writes inside it
+    for name in ("update_item", "put_item", "delete_item", "transact_write_items"):
+        write = getattr(DynamoDBBackend, name)
+
+        def atomic(*args, _write=write, **kwargs):
+            with lock:
+                return _write(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
+def test_two_sweeps_at_once_expire_each_video_once(client, deps, atomic_writes):
     with time_machine.travel(T0, tick=False):
         token = signin(client, new_user(client, "free", deps.store))
         jobs = [make_video(client, token, deps) for _ in range(3)]
