@@ -31,7 +31,7 @@ def test_plans_list_each_plans_storage_period(client):
         "free": 7, "basic": 30, "standard": 60, "pro": 90}
     assert all(p["monthly_credits"] >= 0 for p in body["plans"])
     assert body["credit_packs"]
-    assert body["signup_credits"] == catalogue.video_cost("sora-2", "720x1280", 4)
+    assert body["signup_credits"] == catalogue.video_cost(catalogue.DEFAULT_MODEL, "720x1280", 4)
 
 
 def test_the_openapi_document_covers_every_route(client):
