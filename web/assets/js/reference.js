@@ -14,10 +14,15 @@ const CHECK_FOR_MS = 15_000;
 const START = {
   uploadField: "reference_upload_id", urlField: "reference_url", key: "reference",
   legend: "Start image", hint: "A picture to guide the look of the first frame.",
+  labels: { file: "Upload an image", url: "From a web address", fileField: "Image file", urlField: "Image address" },
 };
 export const END = {
   uploadField: "end_reference_upload_id", urlField: "end_reference_url", key: "end-reference",
   legend: "End image", hint: "A picture for the last frame; the video moves from the start image to it.",
+  labels: {
+    file: "Upload an end image", url: "End image from a web address",
+    fileField: "End image file", urlField: "End image address",
+  },
 };
 
 function megabytes(bytes) {
@@ -124,8 +129,8 @@ export function referencePicker(which = START) {
 
   const modes = [
     { value: "none", label: "None" },
-    { value: "file", label: "Upload an image" },
-    { value: "url", label: "From a web address" },
+    { value: "file", label: which.labels.file },
+    { value: "url", label: which.labels.url },
   ];
   const choices = h("div", { class: "segmented", role: "radiogroup", "aria-label": `${which.legend} source` },
     modes.map((m) => h("span", { class: "choice" },
@@ -139,7 +144,7 @@ export function referencePicker(which = START) {
   const preview = h("div", { class: "reference-preview", hidden: true });
   const fileError = h("p", { class: "field-error", id: `${fileId}-error`, hidden: true });
   const filePanel = h("div", { class: "field reference-panel", hidden: true },
-    h("label", { for: fileId }, "Image file"),
+    h("label", { for: fileId }, which.labels.fileField),
     h("p", { class: "hint", id: `${fileId}-hint` }, "JPEG, PNG or WebP, up to 10 MB. Location and camera details are removed."),
     fileInput, preview, fileError);
 
@@ -148,7 +153,7 @@ export function referencePicker(which = START) {
     placeholder: "https://example.com/picture.jpg", "aria-describedby": `${urlId}-hint ${urlId}-error`,
   });
   const urlPanel = h("div", { class: "field reference-panel", hidden: true },
-    h("label", { for: urlId }, "Image address"),
+    h("label", { for: urlId }, which.labels.urlField),
     h("p", { class: "hint", id: `${urlId}-hint` }, "A public https:// address of a JPEG, PNG or WebP image. We fetch it once."),
     urlInput,
     h("p", { class: "field-error", id: `${urlId}-error`, hidden: true }));
