@@ -385,7 +385,7 @@ def create_video() -> dict[str, Any]:
     spec = generation.parse_request(body)
     deps = generation_dependencies()
     reference_key = generation.resolve_reference(user_id, body, deps)
-    end_reference_key = generation.resolve_reference(user_id, body, deps, end="end")
+    end_reference_key = generation.resolve_reference(user_id, body, deps, which="end")
     return generation.create_video(user_id, spec, deps, reference_key, end_reference_key)
 
 

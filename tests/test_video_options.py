@@ -79,7 +79,7 @@ def test_a_refused_end_image_names_its_own_field(world, body, field):
     store = MediaStore(world.bucket)
     deps = generation.Dependencies(MessageQueue("unused"), store, ScriptedProvider(), 300, 0)
     with pytest.raises(generation.InvalidInput) as refused:
-        generation.resolve_reference("someone", body, deps, end="end")
+        generation.resolve_reference("someone", body, deps, which="end")
     assert refused.value.field == field
 
 

@@ -101,28 +101,31 @@ def _negative_prompt(body: dict[str, Any], model: catalogue.VideoModel) -> str |
     if not isinstance(value, str) or len(value.strip()) > MAX_NEGATIVE_PROMPT:
         raise InvalidInput(f"negative_prompt must be text of at most {MAX_NEGATIVE_PROMPT} characters",
                            field="negative_prompt")
+    if not value.strip():
+        return None  # an empty field asks for nothing
     if not model.negative_prompt:
         raise InvalidInput(f"{model.name} takes no negative prompt", field="negative_prompt")
-    return value.strip() or None
+    return value.strip()
 
 
 def _check_images(body: dict[str, Any], model: catalogue.VideoModel) -> None:
     """Which images the request gives, against what the model takes, before anything is fetched."""
-    given = {end: [f for f in fields if body.get(f) is not None] for end, fields in IMAGE_FIELDS.items()}
-    for end, takes in (("start", model.start_image), ("end", model.end_image)):
-        if len(given[end]) > 1:
-            raise InvalidInput(f"send {given[end][0]} or {given[end][1]}, not both", field=given[end][1])
-        if given[end] and not takes:
-            raise InvalidInput(f"{model.name} takes no {end} image", field=given[end][0])
+    given = {which: [f for f in fields if body.get(f) is not None] for which, fields in IMAGE_FIELDS.items()}
+    for which, takes in (("start", model.start_image), ("end", model.end_image)):
+        fields = given[which]
+        if len(fields) > 1:
+            raise InvalidInput(f"send {fields[0]} or {fields[1]}, not both", field=fields[1])
+        if fields and not takes:
+            raise InvalidInput(f"{model.name} takes no {which} image", field=fields[0])
     if given["end"] and not given["start"]:
         raise InvalidInput("an end image needs a start image (reference_upload_id or reference_url)",
                            field=given["end"][0])
 
 
 def resolve_reference(user_id: str, body: dict[str, Any], deps: Dependencies,
-                      end: str = "start") -> str | None:
+                      which: str = "start") -> str | None:
     """The checked start (or end) image's key, before any credit moves; a refusal names why."""
-    upload_field, url_field = IMAGE_FIELDS[end]
+    upload_field, url_field = IMAGE_FIELDS[which]
     if body.get(upload_field) is not None:
         return references.reference_for_upload(user_id, body[upload_field], deps.store, field=upload_field)
     if body.get(url_field) is not None:

@@ -6,7 +6,7 @@ import { credits, number, sizeInfo } from "../format.js";
 import { END, referencePicker, submitVideo } from "../reference.js";
 import { navigate } from "../router.js";
 import { getCatalogue, loadProfile } from "../store.js";
-import { busy, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
+import { busy, checkbox, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
 
 const MAX_PROMPT = 2000;
 const MAX_NEGATIVE_PROMPT = 500;
@@ -73,11 +73,9 @@ export async function render(container) {
       },
     }, idea.split(",")[0])));
 
-  const audioId = nextId("audio");
-  const audio = h("input", { type: "checkbox", id: audioId, name: "audio", "aria-describedby": `${audioId}-hint` });
-  const audioHint = h("span", { class: "muted small", id: `${audioId}-hint` });
-  const audioField = h("div", { class: "field checkbox" },
-    h("label", { for: audioId }, audio, " Sound"), " ", audioHint);
+  const audioField = checkbox({ name: "audio", label: "Sound", hint: "Sound costs extra" });
+  const audio = audioField.input;
+  const audioHint = audioField.querySelector(".hint");
   const negativeId = nextId("negative-prompt");
   const negative = h("input", {
     type: "text", id: negativeId, name: "negative_prompt", maxlength: String(MAX_NEGATIVE_PROMPT), autocomplete: "off",
@@ -128,7 +126,7 @@ export async function render(container) {
     audioField.hidden = !model.audio;
     audio.checked = state.audio;
     const extra = model.audio_credits_per_second?.[state.size] || 0;
-    audioHint.textContent = extra ? `+${credits(extra)} a second` : "at no extra cost";
+    audioHint.textContent = extra ? `Adds ${credits(extra)} a second.` : "At no extra cost.";
     negativeField.hidden = !model.negative_prompt;
     start.element.hidden = !model.start_image;
     end.element.hidden = !model.end_image;
