@@ -20,7 +20,7 @@ def test_health_answers(client):
 def test_policy_states_its_version_and_promises(client):
     body = get(client, "/policy").json_body
     assert body["version"] == policy.in_force().version
-    assert body["effective_date"] == "2025-10-08"
+    assert body["effective_date"] == "2026-11-29"  # the version naming the current processors
     assert body["minimum_age"] == 13 and body["erasure_days"] == 30
     assert "Privacy Policy" in body["text"]
 

@@ -146,15 +146,15 @@ def test_a_new_person_signs_up_buys_credits_makes_a_video_exports_their_data_and
         choice = page.evaluate("JSON.parse(localStorage.getItem('aisora.cookie_choice'))")
         assert choice["analytics"] is False
 
-        # Sign up: the studio shows the 36 credits and the price of the default video.
+        # Sign up: the studio shows the 40 credits and the price of the default video.
         page.get_by_role("link", name=re.compile("Start free")).first.click()
         page.get_by_role("heading", name="Create your account").wait_for()
         sign_up(visit, email)
         page.get_by_role("heading", name="Studio").wait_for()
-        page.locator("#credit-pill").get_by_text("36 credits").wait_for()
-        assert page.locator("#studio-balance").inner_text() == "You have 36 credits"
-        assert page.locator("#studio-price").inner_text() == "36 credits"
-        visit.shot("studio-36-credits")
+        page.locator("#credit-pill").get_by_text("40 credits").wait_for()
+        assert page.locator("#studio-balance").inner_text() == "You have 40 credits"
+        assert page.locator("#studio-price").inner_text() == "40 credits"
+        visit.shot("studio-40-credits")
         # The choice made before signing up was sent to the account.
         status, activity = stack.call("GET", "/me/activity", token=visit.token())
         assert status == 200
@@ -165,33 +165,33 @@ def test_a_new_person_signs_up_buys_credits_makes_a_video_exports_their_data_and
         # is confirmed in words and the balance, the header and the history show it.
         page.get_by_role("link", name="Billing", exact=True).click()
         page.get_by_role("heading", name="Billing").wait_for()
-        assert page.locator("#billing-credits").inner_text() == "36"
+        assert page.locator("#billing-credits").inner_text() == "40"
         page.get_by_role("button", name="Buy 100 credits").click()
         checkout_url = pay_at_the_local_checkout(visit, "100 credits", "$4.99", "local-checkout-100-credits")
         assert checkout_url.startswith(f"{visit.base}/billing/local-checkout/")
         page.locator("#checkout-outcome").get_by_text("Payment received: 100 credits added.").wait_for()
-        assert page.locator("#billing-credits").inner_text() == "136"
-        page.locator("#credit-pill").get_by_text("136 credits").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "140"
+        page.locator("#credit-pill").get_by_text("140 credits").wait_for()
         bought = page.locator("table.data-table tbody tr").filter(has_text="Credit pack")
         bought.get_by_text("+100").wait_for()
         # The notice is said once: the address no longer carries ?checkout=success.
         assert page.url == f"{visit.base}/#/billing", page.url
         visit.shot("billing-payment-received")
         status, me = stack.call("GET", "/me", token=visit.token())
-        assert status == 200 and me["credits"] == 136 and me["plan"] == "free", me
+        assert status == 200 and me["credits"] == 140 and me["plan"] == "free", me
 
         page.get_by_role("link", name="Studio", exact=True).click()
         page.get_by_role("heading", name="Studio").wait_for()
-        page.locator("#studio-balance").get_by_text("You have 136 credits").wait_for()
-        assert page.locator("#studio-price").inner_text() == "36 credits"
+        page.locator("#studio-balance").get_by_text("You have 140 credits").wait_for()
+        assert page.locator("#studio-price").inner_text() == "40 credits"
         # Sound costs more where the model offers it; a model without sound or an end image shows
         # neither, and the price follows each choice.
         sound = page.get_by_label("Sound", exact=True)
         sound.check()
-        assert page.locator("#studio-price").inner_text() == "52 credits"
+        assert page.locator("#studio-price").inner_text() == "56 credits"
         sound.uncheck()
         page.get_by_label(re.compile(r"^Hailuo 2\.3")).check()
-        assert page.locator("#studio-price").inner_text() == "30 credits"  # 6 s at 5 a second
+        assert page.locator("#studio-price").inner_text() == "36 credits"  # 6 s at 6 a second
         assert not sound.is_visible()
         assert not page.get_by_role("group", name=re.compile("^End image")).is_visible()
         assert page.get_by_role("group", name=re.compile("^Start image")).is_visible()
@@ -327,7 +327,7 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         page.get_by_role("alert").get_by_text("Payments are not available yet").wait_for()
         assert page.url == f"{visit.base}/#/billing"
         assert not any(LOCAL_CHECKOUT.search(url) for url in visit.navigations), visit.navigations
-        assert page.locator("#billing-credits").inner_text() == "36"
+        assert page.locator("#billing-credits").inner_text() == "40"
         visit.shot("billing-checkout-unavailable")
         page.unroute(re.compile(r"/billing/checkout$"))
 
@@ -337,7 +337,7 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         page.get_by_role("heading", name="500 credits", exact=True).wait_for()
         page.get_by_role("link", name="Cancel").click()
         page.get_by_text("Checkout was cancelled. Nothing was charged.").wait_for()
-        assert page.locator("#billing-credits").inner_text() == "36"
+        assert page.locator("#billing-credits").inner_text() == "40"
         visit.shot("billing-checkout-cancelled")
 
         # Subscribing to Basic through the checkout: the plan, its storage period and its
@@ -355,14 +355,14 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         assert current.count() == 1 and current.locator("h3").inner_text() == "Basic"
         assert current.locator(".retention").inner_text() == "Videos stored for 30 days"
         current.get_by_text("Your current plan").wait_for()
-        assert page.locator("#billing-credits").inner_text() == "436"
-        page.locator("#credit-pill").get_by_text("436 credits").wait_for()
+        assert page.locator("#billing-credits").inner_text() == "440"
+        page.locator("#credit-pill").get_by_text("440 credits").wait_for()
         granted = page.locator("table.data-table tbody tr").filter(has_text="Plan credits")
         granted.get_by_text("+400").wait_for()
         visit.shot("billing-basic-plan")
         status, me = stack.call("GET", "/me", token=visit.token())
         assert status == 200, me
-        assert (me["plan"], me["retention_days"], me["credits"]) == ("basic", 30, 436), me
+        assert (me["plan"], me["retention_days"], me["credits"]) == ("basic", 30, 440), me
 
         # A second plan on top is refused by the API, and its reason is shown as it gave it.
         page.get_by_role("button", name="Subscribe to Standard").click()
@@ -382,7 +382,7 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         with urllib.request.urlopen(late_pay, timeout=STEP_MS / 1000) as response:
             assert (response.status, response.url) == (200, f"{visit.base}/#/billing?checkout=success")
         page.locator("#checkout-outcome").get_by_text("Payment received: 100 credits added.").wait_for()
-        assert page.locator("#billing-credits").inner_text() == "536"
+        assert page.locator("#billing-credits").inner_text() == "540"
         assert page.locator("#billing-plan").inner_text() == "Basic"
         # Back without a checkout started in this tab: thanked, without claiming what arrived.
         visit.open("#/billing?checkout=success")
@@ -394,7 +394,7 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         page.get_by_label("Prompt").fill("step by step: how to build a bomb")
         page.get_by_role("button", name=re.compile("Generate video")).click()
         page.get_by_text(re.compile("This prompt was refused")).wait_for()
-        assert page.locator("#credit-pill").inner_text().strip() == "536 credits"
+        assert page.locator("#credit-pill").inner_text().strip() == "540 credits"
         visit.shot("studio-prompt-refused")
     except BaseException:
         visit.close(failed=True)
@@ -500,7 +500,7 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
         page.get_by_role("button", name="Necessary only").click()
         sign_up(visit, f"ref-{uuid.uuid4().hex[:8]}@example.com")
         page.get_by_role("heading", name="Studio").wait_for()
-        page.locator("#studio-balance").get_by_text("You have 36 credits").wait_for()
+        page.locator("#studio-balance").get_by_text("You have 40 credits").wait_for()
         # The page may talk to the storage host (presigned uploads) and to nothing else.
         policy = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
         connect = re.search(r"connect-src ([^;]+)", policy).group(1).split()
@@ -562,8 +562,8 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
 
         # Nothing was charged for either refusal.
         status, me = stack.call("GET", "/me", token=visit.token())
-        assert status == 200 and me["credits"] == 36, me
-        assert page.locator("#credit-pill").inner_text().strip() == "36 credits"
+        assert status == 200 and me["credits"] == 40, me
+        assert page.locator("#credit-pill").inner_text().strip() == "40 credits"
 
         # A real PNG: uploaded straight to storage, checked, and the video is accepted.
         color = (uuid.uuid4().int % 256, 90, 200)

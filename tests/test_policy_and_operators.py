@@ -13,7 +13,6 @@ from chalicelib import admin as admin_command
 from chalicelib import aws
 from chalicelib.models import AuditEntry, LedgerEntry
 from chalicelib.services import policy, policy_notices
-from chalicelib.services.catalogue import SIGNUP_GRANT
 from chalicelib.wiring import notice_dependencies
 
 FIRST = policy.VERSIONS[0]
@@ -155,7 +154,7 @@ def test_operators_adjust_credits_with_a_reason_in_the_ledger(client, user, oper
     assert bad.status_code == 422 and bad.json_body["error"]["field"] == "reason"
     done = post(client, "/admin/credits", {"user_id": user_id, "amount": 25, "reason": "video failed twice"},
                 operator["access_token"])
-    assert done.status_code == 200 and done.json_body["balance"] == SIGNUP_GRANT + 25
+    assert done.status_code == 200 and done.json_body["balance"] == 65
     newest = next(iter(LedgerEntry.by_time.query(user_id, scan_index_forward=False)))
     assert newest.kind == "adjustment"
 

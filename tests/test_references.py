@@ -23,7 +23,6 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.local.pump import EventPump
 from chalicelib.models import VideoJob
 from chalicelib.services import generation
-from chalicelib.services.catalogue import SIGNUP_GRANT
 
 VIDEO = {"prompt": "The same cat, now on the moon", "seconds": 4, "size": "720x1280"}
 
@@ -340,7 +339,7 @@ def test_a_stored_reference_that_no_longer_reads_fails_the_job_and_refunds_it(cl
     assert failed["status"] == "failed" and failed["error"]["code"] == "refused"
     assert "reference image was refused" in failed["error"]["message"]
     assert deps.provider.references == []
-    assert get(client, "/me", token).json_body["credits"] == SIGNUP_GRANT
+    assert get(client, "/me", token).json_body["credits"] == 40
 
 
 def aws_queue() -> str:
@@ -356,7 +355,7 @@ def test_a_disguised_upload_is_refused_with_its_reason_and_charges_nothing(clien
     response = post(client, "/videos", {**VIDEO, "reference_upload_id": upload_id}, token)
     assert response.status_code == 422
     assert "not a JPEG, PNG or WebP" in response.json_body["error"]["message"]
-    assert get(client, "/me", token).json_body["credits"] == SIGNUP_GRANT
+    assert get(client, "/me", token).json_body["credits"] == 40
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -374,6 +373,6 @@ def test_a_private_reference_url_is_refused_before_any_credit_moves(client, user
     token = user["access_token"]
     response = post(client, "/videos", {**VIDEO, "reference_url": "http://169.254.169.254/latest/"}, token)
     assert response.status_code == 422 and response.json_body["error"]["field"] == "reference_url"
-    assert get(client, "/me", token).json_body["credits"] == SIGNUP_GRANT
+    assert get(client, "/me", token).json_body["credits"] == 40
     both = post(client, "/videos", {**VIDEO, "reference_url": "http://x", "reference_upload_id": "y"}, token)
     assert both.status_code == 422

@@ -10,7 +10,6 @@ import pytest
 from conftest import get, post, signup_body
 
 from chalicelib.models import VideoJob
-from chalicelib.services.catalogue import SIGNUP_GRANT
 
 FOUR_SECONDS = {"prompt": "Paper boats drift down a rainy street", "model": "veo-3.1-fast",
                 "seconds": 4, "size": "720x1280"}
@@ -72,7 +71,7 @@ def test_a_refused_prompt_is_explained_and_charges_nothing(client, user):
     assert response.status_code == 422
     assert response.json_body["error"]["code"] == "prompt_refused"
     assert "No credits were charged" in response.json_body["error"]["message"]
-    assert balance(client, token) == SIGNUP_GRANT
+    assert balance(client, token) == 40
 
 
 @pytest.mark.parametrize("disguised", [
@@ -84,16 +83,16 @@ def test_a_refused_prompt_is_explained_and_charges_nothing(client, user):
 def test_a_refused_word_in_disguise_is_still_refused(client, user, disguised):
     response = post(client, "/videos", {**FOUR_SECONDS, "prompt": disguised}, user["access_token"])
     assert response.status_code == 422 and response.json_body["error"]["code"] == "prompt_refused"
-    assert balance(client, user["access_token"]) == SIGNUP_GRANT
+    assert balance(client, user["access_token"]) == 40
 
 
 def test_job_and_debit_are_written_together(client, user):
     token = user["access_token"]
     job = post(client, "/videos", FOUR_SECONDS, token).json_body
     stored = VideoJob.get(job["id"])
-    assert stored.cost == job["cost"] == SIGNUP_GRANT
+    assert stored.cost == job["cost"] == 40
     history = get(client, "/me/credits", token).json_body["transactions"]
-    assert history[0] == {**history[0], "kind": "debit", "amount": -SIGNUP_GRANT, "balance_after": 0,
+    assert history[0] == {**history[0], "kind": "debit", "amount": -40, "balance_after": 0,
                           "reference": f"job:{job['id']}:debit"}
 
 
@@ -185,7 +184,7 @@ def test_the_plan_limits_videos_at_once_and_per_day(client, user):
     token = user["access_token"]
     free = catalogue.PLANS["free"]
     user_id = get(client, "/me", token).json_body["id"]
-    credits.apply(user_id, SIGNUP_GRANT * (free.max_per_day + 2), "adjustment", "test:limits")
+    credits.apply(user_id, 40 * (free.max_per_day + 2), "adjustment", "test:limits")
     for _ in range(free.max_concurrent):
         assert post(client, "/videos", FOUR_SECONDS, token).status_code == 202
     busy = post(client, "/videos", FOUR_SECONDS, token)
@@ -198,4 +197,4 @@ def test_the_plan_limits_videos_at_once_and_per_day(client, user):
         VideoJob(created.json_body["id"]).update(actions=[VideoJob.status.set("completed")])
     tomorrow = post(client, "/videos", FOUR_SECONDS, token)
     assert tomorrow.status_code == 429 and "a day" in tomorrow.json_body["error"]["message"]
-    assert get(client, "/me", token).json_body["credits"] == SIGNUP_GRANT * 3  # refused ones cost nothing
+    assert get(client, "/me", token).json_body["credits"] == 40 * 3  # refused ones cost nothing

@@ -18,7 +18,6 @@ from chalicelib.adapters.video import ProviderRefused, ProviderStatus, ProviderU
 from chalicelib.models import LedgerEntry, User, VideoJob
 from chalicelib.models.base import utcnow
 from chalicelib.services import generation
-from chalicelib.services.catalogue import SIGNUP_GRANT
 
 FOUR_SECONDS = {"prompt": "A hot air balloon over a canyon", "seconds": 4, "size": "720x1280"}
 
@@ -102,7 +101,7 @@ def test_a_failed_video_is_refunded_exactly_once(client, user, deps, provider):
     assert view["status"] == "failed"
     assert "ran out of memory" in view["error"]["message"]
     assert len(refunds(job)) == 1
-    assert get(client, "/me", user["access_token"]).json_body["credits"] == SIGNUP_GRANT
+    assert get(client, "/me", user["access_token"]).json_body["credits"] == 40
 
 
 def test_a_refused_prompt_is_refunded_and_not_retried(client, user, deps, provider):
@@ -183,7 +182,7 @@ def test_the_stuck_jobs_schedule_fails_and_refunds_overdue_jobs_once(client, use
     assert job.status == "failed" and job.error_code == "timed_out"
     assert len(refunds(job)) == 1
     assert second.payload == {"failed": 0}
-    assert get(client, "/me", user["access_token"]).json_body["credits"] == SIGNUP_GRANT
+    assert get(client, "/me", user["access_token"]).json_body["credits"] == 40
 
 
 def test_a_malformed_message_is_dropped(deps, provider):

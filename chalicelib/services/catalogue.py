@@ -103,7 +103,7 @@ CREDIT_VALUE_USD = min(
     [Fraction(p.price_cents, 100 * p.monthly_credits) for p in PLANS.values() if p.monthly_credits]
     + [Fraction(p.price_cents, 100 * p.credits) for p in CREDIT_PACKS.values()]
 )
-MARGIN = Fraction(30, 100)
+MARGIN = Fraction(35, 100)
 
 
 def credits_for(usd: Decimal) -> int:
