@@ -129,3 +129,16 @@ def test_the_worker_hands_sound_negative_prompt_and_both_images_to_the_engine(cl
             assert sent.size == (1280, 720)  # fitted to the video's size
             assert sent.convert("RGB").getpixel((640, 360)) == colour
     assert set(VideoJob.get(job_id).file_keys()) >= {start, end}  # deleted with the video
+
+
+def test_an_empty_negative_prompt_asks_for_nothing_on_any_model():
+    body = {"prompt": "Rain on a tin roof", "model": "hailuo-2.3", "negative_prompt": "  "}
+    spec = generation.parse_request(body)
+    assert spec.negative_prompt is None
+
+
+def test_a_model_without_the_first_apis_defaults_gets_its_own():
+    spec = generation.parse_request({"prompt": "Rain on a tin roof", "model": "hailuo-2.3"})
+    assert (spec.size, spec.seconds, spec.audio) == ("1280x720", 6, False)
+    default = generation.parse_request({"prompt": "Rain on a tin roof"})
+    assert (default.model, default.size, default.seconds) == (catalogue.DEFAULT_MODEL, "720x1280", 4)
