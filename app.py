@@ -244,7 +244,7 @@ def privacy_policy() -> dict[str, Any]:
 
 @api("/plans")
 def plans() -> dict[str, Any]:
-    return catalogue.public_catalogue()
+    return catalogue.public_catalogue(settings().video_engines)
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -385,7 +385,8 @@ def create_video() -> dict[str, Any]:
     spec = generation.parse_request(body)
     deps = generation_dependencies()
     reference_key = generation.resolve_reference(user_id, body, deps)
-    return generation.create_video(user_id, spec, deps, reference_key)
+    end_reference_key = generation.resolve_reference(user_id, body, deps, which="end")
+    return generation.create_video(user_id, spec, deps, reference_key, end_reference_key)
 
 
 @api("/uploads", methods=("POST",), status=201)

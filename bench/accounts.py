@@ -48,11 +48,12 @@ def measure() -> list[Row]:
     with world.in_process_aws():
         from app import app
         from chalicelib.models import Throttle
+        from chalicelib.services import policy
 
         with Client(app, stage_name="dev") as client:
             headers = {"Content-Type": "application/json"}
             body = {"email": "bench@example.com", "password": world.PASSWORD,
-                    "birth_date": "1990-01-01", "accept_policy_version": "2025-10-08"}
+                    "birth_date": "1990-01-01", "accept_policy_version": policy.in_force().version}
             client.http.post("/auth/signup", headers=headers, body=json.dumps(body))
 
             def forget_failures() -> None:

@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import table
 from bench.table import FAIL, Row
+from chalicelib.services import policy
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "load on loopback (the make run stack; front door HTTP API)"
@@ -168,7 +169,7 @@ class Client:
         email = f"load-{uuid.uuid4().hex[:12]}@example.com"
         start.wait()
         signup = {"email": email, "password": PASSWORD, "birth_date": "1990-01-01",
-                  "accept_policy_version": "2025-10-08"}
+                  "accept_policy_version": policy.in_force().version}
         if not self.call("POST /auth/signup", "/auth/signup", 201, signup):
             return
         tokens = self.call("POST /auth/login", "/auth/login", 200, {"email": email, "password": PASSWORD})

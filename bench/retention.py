@@ -38,7 +38,7 @@ def scenario(live: int) -> dict[str, float]:
                 job_id = uuid.uuid4().hex
                 due = now - timedelta(hours=1) if n < EXPIRED else now + timedelta(days=5)
                 batch.save(VideoJob(
-                    job_id, user_id="bench", status="completed", prompt="p", model="sora-2",
+                    job_id, user_id="bench", status="completed", prompt="p", model="veo-3.1-fast",
                     seconds=4, size="720x1280", cost=40, provider="local", progress=100,
                     video_key=f"videos/bench/{job_id}/video.mp4", completed_at=due - timedelta(days=7),
                     expires_at=due, expiry_shard=retention.expiry_shard(job_id),

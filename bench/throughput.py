@@ -59,11 +59,12 @@ def measure() -> list[Row]:
 
     with world.in_process_aws():
         from app import app
+        from chalicelib.services import policy
 
         with Client(app, stage_name="dev") as client:
             headers = {"Content-Type": "application/json"}
             body = {"email": "rate@example.com", "password": world.PASSWORD, "birth_date": "1990-01-01",
-                    "accept_policy_version": "2025-10-08"}
+                    "accept_policy_version": policy.in_force().version}
             token = json.loads(client.http.post("/auth/signup", headers=headers,
                                                 body=json.dumps(body)).body)["access_token"]
             headers["Authorization"] = f"Bearer {token}"

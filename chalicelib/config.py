@@ -115,6 +115,18 @@ class Settings:
     replicate_base_url: str = "https://api.replicate.com"
     replicate_webhook_secret: str | None = None
 
+    @property
+    def video_engines(self) -> frozenset[str]:
+        """The engines that can make videos here: the local renderer alone under
+        VIDEO_PROVIDER=local, else every engine whose key is set."""
+        if self.video_provider == "local":
+            return frozenset({"local"})
+        # fal's and Replicate's keys are read where those adapters' settings exist.
+        keys = {"fal": getattr(self, "fal_key", None),
+                "replicate": getattr(self, "replicate_api_token", None),
+                "openai": self.video_api_key}
+        return frozenset(engine for engine, key in keys.items() if key)
+
     @classmethod
     def from_environ(cls) -> Settings:
         api_key = os.environ.get("VIDEO_API_KEY") or None

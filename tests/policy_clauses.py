@@ -31,4 +31,5 @@ CLAUSES: dict[str, str] = {
     "parent-report": "A parent or guardian reports a child: we will delete such information promptly",
     "policy-changes": "Notice of material changes by email; the 'Last Updated' date",
     "support-3-business-days": "We will respond to your inquiry within 3 business days",
+    "video-processors": "Your prompts and images are sent to one of the video processors named here",
 }

@@ -211,7 +211,7 @@ def test_preferences_are_corrected_merged_and_audited_without_values(client, use
 @pytest.mark.parametrize(("body", "field"), [
     ({"preferences": {"language": "xx"}}, "preferences.language"),
     ({"preferences": {"theme": "dark"}}, "preferences.theme"),
-    ({"preferences": {"default_seconds": 5}}, "preferences.default_seconds"),
+    ({"preferences": {"default_seconds": 7}}, "preferences.default_seconds"),
     ({"preferences": {"notifications": {"video_ready": "no"}}}, "preferences.notifications"),
     ({"preferences": "fr"}, "preferences"),
     ({"plan": "pro"}, "plan"),

@@ -26,7 +26,7 @@ def test_signup_creates_a_free_account_with_credits_for_one_short_video(client):
     me = get(client, "/me", response.json_body["access_token"]).json_body
     assert me["email"] == body["email"]
     assert me["plan"] == "free"
-    assert me["credits"] == catalogue.video_cost("sora-2", "720x1280", 4)
+    assert me["credits"] == catalogue.video_cost(catalogue.DEFAULT_MODEL, "720x1280", 4)
     assert me["consents"]["privacy_policy"]["version"] == body["accept_policy_version"]
 
 

@@ -20,7 +20,7 @@ def test_health_answers(client):
 def test_policy_states_its_version_and_promises(client):
     body = get(client, "/policy").json_body
     assert body["version"] == policy.in_force().version
-    assert body["effective_date"] == "2025-10-08"
+    assert body["effective_date"] == "2026-11-29"  # the version naming the current processors
     assert body["minimum_age"] == 13 and body["erasure_days"] == 30
     assert "Privacy Policy" in body["text"]
 
@@ -31,7 +31,7 @@ def test_plans_list_each_plans_storage_period(client):
         "free": 7, "basic": 30, "standard": 60, "pro": 90}
     assert all(p["monthly_credits"] >= 0 for p in body["plans"])
     assert body["credit_packs"]
-    assert body["signup_credits"] == catalogue.video_cost("sora-2", "720x1280", 4)
+    assert body["signup_credits"] == catalogue.video_cost(catalogue.DEFAULT_MODEL, "720x1280", 4)
 
 
 def test_the_openapi_document_covers_every_route(client):

@@ -184,6 +184,20 @@ def test_a_new_person_signs_up_buys_credits_makes_a_video_exports_their_data_and
         page.get_by_role("heading", name="Studio").wait_for()
         page.locator("#studio-balance").get_by_text("You have 140 credits").wait_for()
         assert page.locator("#studio-price").inner_text() == "40 credits"
+        # Sound costs more where the model offers it; a model without sound or an end image shows
+        # neither, and the price follows each choice.
+        sound = page.get_by_label("Sound", exact=True)
+        sound.check()
+        assert page.locator("#studio-price").inner_text() == "56 credits"
+        sound.uncheck()
+        page.get_by_label(re.compile(r"^Hailuo 2\.3")).check()
+        assert page.locator("#studio-price").inner_text() == "36 credits"  # 6 s at 6 a second
+        assert not sound.is_visible()
+        assert not page.get_by_role("group", name=re.compile("^End image")).is_visible()
+        assert page.get_by_role("group", name=re.compile("^Start image")).is_visible()
+        visit.shot("studio-model-without-sound")
+        page.get_by_label(re.compile(r"^Veo 3\.1 Fast")).check()
+        assert page.get_by_role("group", name=re.compile("^End image")).is_visible()
 
         # An expired access token is renewed with the refresh token, once, without a word.
         refresh_before = visit.token("refresh")
@@ -493,12 +507,12 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
         assert connect == ["'self'", f"http://127.0.0.1:{stack.moto_port}"], policy
         page.get_by_label("Prompt").fill("A lighthouse on a cliff at dusk, waves below")
         generate = page.get_by_role("button", name=re.compile("Generate video"))
-        file_field = page.get_by_label("Image file")
-        address = page.get_by_label("Image address")
+        file_field = page.get_by_label("Image file", exact=True)
+        address = page.get_by_label("Image address", exact=True)
         assert not file_field.is_visible() and not address.is_visible()
 
         # An address on this machine: the server will not fetch it, and says why at the field.
-        page.get_by_label("From a web address").check()
+        page.get_by_label("From a web address", exact=True).check()
         address.fill("http://127.0.0.1/cat.png")
         generate.click()
         refused = page.locator(f"#{address.get_attribute('id')}-error")
@@ -510,7 +524,7 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
         visit.shot("reference-url-refused")
 
         # The page's own checks come first, in words: a PDF is not an image.
-        page.get_by_label("Upload an image").check()
+        page.get_by_label("Upload an image", exact=True).check()
         file_field.set_input_files({"name": "notes.pdf", "mimeType": "application/pdf",
                                     "buffer": b"%PDF-1.4"})
         file_error = page.locator(f"#{file_field.get_attribute('id')}-error")

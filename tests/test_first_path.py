@@ -45,7 +45,7 @@ def test_a_new_user_makes_downloads_and_plays_a_four_second_video(client, pump):
 
     # When it asks for a 4-second video
     created = post(client, "/videos", {"prompt": "A red fox runs through fresh snow at dawn",
-                                       "model": "sora-2", "seconds": 4, "size": "720x1280"}, token)
+                                       "model": "veo-3.1-fast", "seconds": 4, "size": "720x1280"}, token)
 
     # Then the job is queued and its cost is debited at once
     assert created.status_code == 202, created.json_body

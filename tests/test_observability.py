@@ -178,7 +178,7 @@ def test_a_metric_refuses_an_unknown_unit_or_a_non_number(json_logs):
 
 
 def test_outside_lambda_a_metric_prints_nothing(capsys):
-    observability.metric("VideosRequested", 1, "Count", model="sora-2")
+    observability.metric("VideosRequested", 1, "Count", model="veo-3.1-fast")
     assert capsys.readouterr().out == ""
 
 
@@ -410,7 +410,7 @@ def test_no_log_line_or_metric_holds_the_users_data_on_the_whole_first_path(
     assert get(client, "/me/activity", token).json_body["sessions"][0]["client_ip"] == CLIENT_IP
 
     # When they make, render and download a video
-    created = post(client, "/videos", {"prompt": prompt, "model": "sora-2", "seconds": 4,
+    created = post(client, "/videos", {"prompt": prompt, "model": "veo-3.1-fast", "seconds": 4,
                                        "size": "720x1280"}, token)
     assert created.status_code == 202, created.json_body
     assert _render(pump, client, created.json_body["id"], token) == "completed"

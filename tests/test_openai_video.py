@@ -18,12 +18,12 @@ from chalicelib.adapters.video import (
 )
 from chalicelib.config import settings
 
-SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="sora-2", seconds=8, size="1280x720"),
-                  engine_model="sora-2", job_id="job_1")
+SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="veo-3.1-fast", seconds=8, size="1280x720"),
+                  engine_model="google/veo-3.1-fast-generate-001", job_id="job_1")
 
 
 def video(status="queued", progress=0, error=None):
-    return {"id": "video_123", "object": "video", "created_at": 1764000000, "model": "sora-2",
+    return {"id": "video_123", "object": "video", "created_at": 1764000000, "model": "veo-3.1-fast",
             "progress": progress, "seconds": "8", "size": "1280x720", "status": status, "error": error}
 
 
@@ -60,11 +60,11 @@ def test_create_posts_the_spec_to_the_configured_gateway():
 def test_a_gateway_that_names_the_model_otherwise_gets_its_own_name():
     gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
     config = replace(settings(), video_api_key="sk-test", video_api_base_url="https://gateway.test/v1",
-                     video_model_ids={"sora-2": "sora-2-2025-10-06"})
+                     video_model_ids={"veo-3.1-fast": "gemini/veo-3.1-fast-generate-preview"})
     client = httpx2.Client(transport=httpx2.MockTransport(gateway))
     OpenAIVideos.from_settings(config, http_client=client).create(SPEC)
     (request,) = gateway.requests
-    assert b"sora-2-2025-10-06" in request.content
+    assert b"gemini/veo-3.1-fast-generate-preview" in request.content
 
 
 def test_retrieve_reports_progress_and_the_providers_reason_for_failure():

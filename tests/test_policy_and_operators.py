@@ -16,6 +16,7 @@ from chalicelib.services import policy, policy_notices
 from chalicelib.wiring import notice_dependencies
 
 FIRST = policy.VERSIONS[0]
+LATEST = policy.VERSIONS[-1]
 
 
 def changed(days_ago: int, material: bool = True) -> policy.PolicyVersion:
@@ -30,7 +31,7 @@ def changed(days_ago: int, material: bool = True) -> policy.PolicyVersion:
 @pytest.mark.policy("policy-changes")
 def test_the_policy_lists_its_versions_and_effective_dates(client):
     body = get(client, "/policy").json_body
-    assert body["version"] == FIRST.version and body["effective_date"] == "2025-10-08"
+    assert body["version"] == LATEST.version and body["effective_date"] == LATEST.effective_date.isoformat()
     assert body["versions"][0] == {"version": FIRST.version, "effective_date": "2025-10-08",
                                    "material": True, "summary": FIRST.summary}
 
@@ -48,7 +49,8 @@ def test_login_says_whether_acceptance_is_needed_and_acceptance_is_recorded(clie
     assert login.json_body["policy_acceptance_required"] is False
     token = user["access_token"]
     assert post(client, "/me/policy-acceptance", {"version": "1999-01-01"}, token).status_code == 422
-    accepted = post(client, "/me/policy-acceptance", {"version": FIRST.version}, token)
+    assert post(client, "/me/policy-acceptance", {"version": FIRST.version}, token).status_code == 422
+    accepted = post(client, "/me/policy-acceptance", {"version": LATEST.version}, token)
     assert accepted.status_code == 200
     assert accepted.json_body["consents"]["privacy_policy"]["acceptance_required"] is False
     assert get(client, "/me/activity", token).json_body["changes"][0]["action"] == "policy_accepted"

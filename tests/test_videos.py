@@ -11,7 +11,7 @@ from conftest import get, post, signup_body
 
 from chalicelib.models import VideoJob
 
-FOUR_SECONDS = {"prompt": "Paper boats drift down a rainy street", "model": "sora-2",
+FOUR_SECONDS = {"prompt": "Paper boats drift down a rainy street", "model": "veo-3.1-fast",
                 "seconds": 4, "size": "720x1280"}
 
 
@@ -30,10 +30,11 @@ def jobs_of(client, token):
         ({"prompt": "   "}, "prompt"),
         ({"prompt": None}, "prompt"),
         ({"prompt": "x" * 2001}, "prompt"),
+        ({"model": "sora-2"}, "model"),  # gone with OpenAI's Videos API
         ({"model": "sora-3"}, "model"),
         ({"model": 7}, "model"),
         ({"size": "640x480"}, "size"),
-        ({"size": "1792x1024"}, "size"),  # a sora-2-pro size
+        ({"size": "1792x1024"}, "size"),  # a size of no current model
         ({"seconds": 5}, "seconds"),
         ({"seconds": "four"}, "seconds"),
         ({"seconds": True}, "seconds"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
@@ -78,6 +78,10 @@ class VideoJob(BaseModel):
     error_message = UnicodeAttribute(null=True)
     video_key = UnicodeAttribute(null=True)
     reference_key = UnicodeAttribute(null=True)
+    end_reference_key = UnicodeAttribute(null=True)
+    # The options asked for, which the worker hands the engine.
+    audio = BooleanAttribute(default=False)
+    negative_prompt = UnicodeAttribute(null=True)
     thumbnail_key = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)
@@ -97,4 +101,5 @@ class VideoJob(BaseModel):
     by_provider_job = JobsByProviderJob()
 
     def file_keys(self) -> list[str]:
-        return [k for k in (self.video_key, self.thumbnail_key, self.reference_key) if k]
+        keys = (self.video_key, self.thumbnail_key, self.reference_key, self.end_reference_key)
+        return [k for k in keys if k]

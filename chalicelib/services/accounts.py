@@ -320,8 +320,9 @@ def _preferences(raw: object, current: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or value not in catalogue.MODELS:
                 raise InvalidInput(f"{field} must be one of {', '.join(catalogue.MODELS)}", field=field)
         elif key == "default_seconds":
-            if value not in (4, 8, 12) or isinstance(value, bool):
-                raise InvalidInput(f"{field} must be 4, 8 or 12", field=field)
+            lengths = sorted({s for m in catalogue.MODELS.values() for s in m.seconds})
+            if value not in lengths or isinstance(value, bool):
+                raise InvalidInput(f"{field} must be one of {', '.join(map(str, lengths))}", field=field)
         elif key == "default_size":
             sizes = sorted({s for m in catalogue.MODELS.values() for s in m.sizes})
             if value not in sizes:

@@ -58,6 +58,12 @@ class Dependencies:
 # --- the request --------------------------------------------------------------------------
 
 
+# The start and the end image: each an upload of the user's or a web address, never both.
+IMAGE_FIELDS = {"start": ("reference_upload_id", "reference_url"),
+                "end": ("end_reference_upload_id", "end_reference_url")}
+MAX_NEGATIVE_PROMPT = 500
+
+
 def parse_request(body: dict[str, Any]) -> VideoSpec:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
@@ -66,37 +72,74 @@ def parse_request(body: dict[str, Any]) -> VideoSpec:
     if len(prompt) > MAX_PROMPT:
         raise InvalidInput(f"prompt must have at most {MAX_PROMPT} characters", field="prompt")
     model = body.get("model", catalogue.DEFAULT_MODEL)
-    size = body.get("size", "720x1280")
-    seconds = body.get("seconds", 4)
     if not isinstance(model, str):
         raise InvalidInput("model must be a string", field="model")
+    offered = catalogue.video_model(model)
+    # The defaults of the first API (720x1280, 4 s) where the model offers them, else its first.
+    size = body.get("size", "720x1280" if "720x1280" in offered.sizes else offered.sizes[0])
+    seconds = body.get("seconds", 4 if 4 in offered.seconds else offered.seconds[0])
     if not isinstance(size, str):
         raise InvalidInput("size must be a string such as 720x1280", field="size")
     if isinstance(seconds, str) and seconds.isdigit():
         seconds = int(seconds)  # the OpenAI API takes seconds as a string; accept both
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise InvalidInput("seconds must be a whole number", field="seconds")
-    catalogue.video_cost(model, size, seconds)  # names the field that is not offered
-    if "reference_upload_id" in body and "reference_url" in body:
-        raise InvalidInput("send reference_upload_id or reference_url, not both", field="reference_url")
-    return VideoSpec(prompt=prompt, model=model, seconds=seconds, size=size)
+    audio = body.get("audio", False)
+    if not isinstance(audio, bool):
+        raise InvalidInput("audio must be true or false", field="audio")
+    catalogue.video_cost(model, size, seconds, audio)  # names the field that is not offered
+    negative_prompt = _negative_prompt(body, offered)
+    _check_images(body, offered)
+    return VideoSpec(prompt=prompt, model=model, seconds=seconds, size=size, audio=audio,
+                     negative_prompt=negative_prompt)
 
 
-def resolve_reference(user_id: str, body: dict[str, Any], deps: Dependencies) -> str | None:
-    """The checked reference image's key, before any credit moves; a refusal names why."""
-    if body.get("reference_upload_id") is not None:
-        return references.reference_for_upload(user_id, body["reference_upload_id"], deps.store)
-    if body.get("reference_url") is not None:
-        return references.reference_from_url(user_id, body["reference_url"], deps.store)
+def _negative_prompt(body: dict[str, Any], model: catalogue.VideoModel) -> str | None:
+    value = body.get("negative_prompt")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.strip()) > MAX_NEGATIVE_PROMPT:
+        raise InvalidInput(f"negative_prompt must be text of at most {MAX_NEGATIVE_PROMPT} characters",
+                           field="negative_prompt")
+    if not value.strip():
+        return None  # an empty field asks for nothing
+    if not model.negative_prompt:
+        raise InvalidInput(f"{model.name} takes no negative prompt", field="negative_prompt")
+    return value.strip()
+
+
+def _check_images(body: dict[str, Any], model: catalogue.VideoModel) -> None:
+    """Which images the request gives, against what the model takes, before anything is fetched."""
+    given = {which: [f for f in fields if body.get(f) is not None] for which, fields in IMAGE_FIELDS.items()}
+    for which, takes in (("start", model.start_image), ("end", model.end_image)):
+        fields = given[which]
+        if len(fields) > 1:
+            raise InvalidInput(f"send {fields[0]} or {fields[1]}, not both", field=fields[1])
+        if fields and not takes:
+            raise InvalidInput(f"{model.name} takes no {which} image", field=fields[0])
+    if given["end"] and not given["start"]:
+        raise InvalidInput("an end image needs a start image (reference_upload_id or reference_url)",
+                           field=given["end"][0])
+
+
+def resolve_reference(user_id: str, body: dict[str, Any], deps: Dependencies,
+                      which: str = "start") -> str | None:
+    """The checked start (or end) image's key, before any credit moves; a refusal names why."""
+    upload_field, url_field = IMAGE_FIELDS[which]
+    if body.get(upload_field) is not None:
+        return references.reference_for_upload(user_id, body[upload_field], deps.store, field=upload_field)
+    if body.get(url_field) is not None:
+        return references.reference_from_url(user_id, body[url_field], deps.store, field=url_field)
     return None
 
 
 def quote(spec: VideoSpec) -> int:
-    return catalogue.video_cost(spec.model, spec.size, spec.seconds)
+    return catalogue.video_cost(spec.model, spec.size, spec.seconds, spec.audio)
 
 
 def create_video(
-    user_id: str, spec: VideoSpec, deps: Dependencies, reference_key: str | None = None
+    user_id: str, spec: VideoSpec, deps: Dependencies, reference_key: str | None = None,
+    end_reference_key: str | None = None,
 ) -> dict[str, Any]:
     """Debits the cost and creates the job in one transaction, then queues it."""
     moderation.check_prompt(spec.prompt, deps.moderator)
@@ -122,6 +165,9 @@ def create_video(
         pending="open",
         deadline_at=now + GENERATION_DEADLINE,
         reference_key=reference_key,
+        end_reference_key=end_reference_key,
+        audio=spec.audio,
+        negative_prompt=spec.negative_prompt,
     )
 
     def create_job(tx: TransactWrite) -> None:
@@ -213,11 +259,12 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         )
     except UpdateError:
         return
-    spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size)
+    spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size, bool(job.audio), job.negative_prompt)
     try:
-        reference = _reference(job, spec, deps)
         provider_job_id = deps.provider.create(
-            Submission(spec, engine_model=job.model, job_id=job.job_id, start_image=reference)
+            Submission(spec, engine_model=job.model, job_id=job.job_id,
+                       start_image=_reference(job.reference_key, spec, deps),
+                       end_image=_reference(job.end_reference_key, spec, deps))
         )
     except images.ImageRefused as exc:
         fail(job, "refused", f"The reference image was refused: {exc} Your credits were refunded.")
@@ -240,11 +287,11 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
     _schedule_check(job, deps)
 
 
-def _reference(job: VideoJob, spec: VideoSpec, deps: Dependencies) -> ReferenceImage | None:
-    """The job's checked reference image, fitted to the video's size as providers require."""
-    if not job.reference_key:
+def _reference(key: str | None, spec: VideoSpec, deps: Dependencies) -> ReferenceImage | None:
+    """A checked image of the job's, fitted to the video's size as providers require."""
+    if not key:
         return None
-    fitted = images.fit(deps.store.read(job.reference_key, limit=images.CLEAN_MAX_BYTES), spec.size)
+    fitted = images.fit(deps.store.read(key, limit=images.CLEAN_MAX_BYTES), spec.size)
     return ReferenceImage(fitted.data, fitted.content_type)
 
 

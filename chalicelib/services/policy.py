@@ -48,7 +48,20 @@ VERSIONS: tuple[PolicyVersion, ...] = (
         text_file="privacy-policy.txt",
         video_processors=("openai",),
     ),
+    PolicyVersion(
+        version="2026-11-29",
+        effective_date=date(2026, 11, 29),
+        last_updated=date(2026, 11, 29),
+        material=True,
+        summary="OpenAI's Sora 2 API closed: videos are now made by fal.ai, Replicate or an "
+                "OpenAI-compatible gateway, each named here.",
+        text_file="privacy-policy-2026-11-29.txt",
+        video_processors=("fal", "replicate", "openai"),
+    ),
 )
+
+# How the policy's text names each video engine the catalogue can route to.
+PROCESSOR_NAMES = {"fal": "fal.ai", "replicate": "Replicate", "openai": "OpenAI-compatible gateway"}
 
 
 @functools.cache
@@ -81,6 +94,14 @@ def needs_acceptance(
 def covers_provider(provider: str, today: date | None = None) -> bool:
     """Whether the policy in force names this video provider (the local renderer is ours)."""
     return provider == "local" or provider in in_force(today).video_processors
+
+
+def unnamed_processors(engines: frozenset[str], today: date | None = None) -> set[str]:
+    """The engines (other than our local renderer) that the policy in force does not name, in
+    its list of processors and in its words: each must be named before it can be configured."""
+    policy = in_force(today)
+    return {engine for engine in engines - {"local"}
+            if engine not in policy.video_processors or PROCESSOR_NAMES.get(engine, "\0") not in policy.text}
 
 
 def current(today: date | None = None) -> dict[str, object]:

@@ -65,29 +65,30 @@ def validate_upload(key: str, store: MediaStore) -> str:
     return verdict["status"]
 
 
-def reference_for_upload(user_id: str, upload_id: object, store: MediaStore) -> str:
+def reference_for_upload(user_id: str, upload_id: object, store: MediaStore,
+                         field: str = "reference_upload_id") -> str:
+    """The checked image's key; a refusal names `field` (the start or the end image's)."""
     if not isinstance(upload_id, str) or not upload_id.isalnum() or len(upload_id) > 64:
-        raise InvalidInput("reference_upload_id is not an upload of yours", field="reference_upload_id")
+        raise InvalidInput(f"{field} is not an upload of yours", field=field)
     try:
         verdict = json.loads(store.read(_reference_key(user_id, upload_id) + ".json", limit=4096))
     except ClientError:
         raise NotReady("The reference image is still being checked (or was never uploaded); "
                        "try again in a moment.") from None
     if verdict.get("status") != "ready":
-        raise InvalidInput(f"The reference image was refused: {verdict.get('reason')}",
-                           field="reference_upload_id")
+        raise InvalidInput(f"The reference image was refused: {verdict.get('reason')}", field=field)
     return _reference_key(user_id, upload_id)
 
 
 def reference_from_url(user_id: str, url: object, store: MediaStore,
-                       fetcher: SafeFetcher | None = None) -> str:
+                       fetcher: SafeFetcher | None = None, field: str = "reference_url") -> str:
     if not isinstance(url, str) or len(url) > 2048:
-        raise InvalidInput("reference_url must be an http or https address", field="reference_url")
+        raise InvalidInput(f"{field} must be an http or https address", field=field)
     try:
         fetched = (fetcher or SafeFetcher()).fetch(url)
         image = images.clean(fetched.data)
     except (FetchRefused, images.ImageRefused) as refused:
-        raise InvalidInput(f"The reference image was refused: {refused}", field="reference_url") from None
+        raise InvalidInput(f"The reference image was refused: {refused}", field=field) from None
     key = _reference_key(user_id, uuid.uuid4().hex)
     store.put_bytes(key, image.data, image.content_type)
     return key

@@ -75,6 +75,7 @@ def _expire(job: VideoJob, store: MediaStore, now: datetime) -> int:
                 VideoJob.video_key.remove(),
                 VideoJob.thumbnail_key.remove(),
                 VideoJob.reference_key.remove(),
+                VideoJob.end_reference_key.remove(),
             ],
             condition=VideoJob.status == "expired",
         )

@@ -59,24 +59,31 @@ export function bytes(size) {
   return `${(size / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** "720x1280" -> {label: "Portrait", detail: "720 × 1280", portrait: true} */
+/** "720x1280" -> {label: "Portrait", detail: "720 × 1280", portrait: true, shape: "portrait"} */
 export function sizeInfo(size) {
   const [w, h] = String(size).split("x").map(Number);
   const portrait = h > w;
+  const shape = w === h ? "square" : portrait ? "portrait" : "landscape";
   const big = Math.max(w, h) > 1280;
   return {
-    label: `${portrait ? "Portrait" : "Landscape"}${big ? " HD" : ""}`,
+    label: `${shape[0].toUpperCase()}${shape.slice(1)}${big ? " HD" : ""}`,
     detail: `${w} × ${h}`,
     portrait,
+    shape,
     width: w,
     height: h,
   };
 }
 
+// Display names of the models, as GET /plans gives them (store.getCatalogue remembers them).
+const MODEL_NAMES = new Map();
+
+export function rememberModels(models) {
+  for (const model of models || []) MODEL_NAMES.set(model.id, model.name || model.id);
+}
+
 export function modelName(id) {
-  if (id === "sora-2") return "Sora 2";
-  if (id === "sora-2-pro") return "Sora 2 Pro";
-  return id;
+  return MODEL_NAMES.get(id) || id;
 }
 
 const ACTIONS = {

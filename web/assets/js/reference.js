@@ -11,8 +11,19 @@ const EXTENSIONS = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", we
 // After the upload the bucket's check takes a second or so; the video is asked for again until then.
 const CHECK_EVERY_MS = 500;
 const CHECK_FOR_MS = 15_000;
-const UPLOAD_FIELD = "reference_upload_id";
-const URL_FIELD = "reference_url";
+const START = {
+  uploadField: "reference_upload_id", urlField: "reference_url", key: "reference",
+  legend: "Start image", hint: "A picture to guide the look of the first frame.",
+  labels: { file: "Upload an image", url: "From a web address", fileField: "Image file", urlField: "Image address" },
+};
+export const END = {
+  uploadField: "end_reference_upload_id", urlField: "end_reference_url", key: "end-reference",
+  legend: "End image", hint: "A picture for the last frame; the video moves from the start image to it.",
+  labels: {
+    file: "Upload an end image", url: "End image from a web address",
+    fileField: "End image file", urlField: "End image address",
+  },
+};
 
 function megabytes(bytes) {
   const mb = bytes / (1024 * 1024);
@@ -65,13 +76,13 @@ const STORAGE_REASONS = {
 };
 
 /** Sends the file with the presigned POST; returns the upload id. Errors name the file field. */
-async function upload(file) {
+async function upload(file, field) {
   let grant;
   try {
     grant = await api("POST", "/uploads", { content_type: declaredType(file), size: file.size });
   } catch (error) {
     // The API names content_type or size; both are about the file the person chose.
-    if (error.field) error.field = UPLOAD_FIELD;
+    if (error.field) error.field = field;
     throw error;
   }
   const form = new FormData();
@@ -82,7 +93,7 @@ async function upload(file) {
     response = await fetch(grant.url, { method: "POST", body: form, credentials: "omit", cache: "no-store" });
   } catch {
     throw new ApiError({
-      status: 0, code: "network", field: UPLOAD_FIELD,
+      status: 0, code: "network", field: field,
       message: "The image could not be uploaded. Check your connection and try again.",
     });
   }
@@ -90,7 +101,7 @@ async function upload(file) {
     const text = await response.text().catch(() => "");
     const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] || "";
     throw new ApiError({
-      status: response.status, code: "upload_failed", field: UPLOAD_FIELD,
+      status: response.status, code: "upload_failed", field: field,
       message: STORAGE_REASONS[code] || "The image could not be uploaded. Please try again.",
     });
   }
@@ -102,26 +113,28 @@ const sleep = (ms) => new Promise((resolve) => {
 });
 
 /**
- * The reference image part of the studio form. Returns { element, validate(), submit(body, say) }:
- * validate() gives an ApiError-like {field, message} for the page's own checks, or null;
- * submit() uploads a chosen file, then asks for the video, waiting while the image is checked.
+ * One image of the studio form (the start image, or with END the end image). Returns
+ * { element, validate(), fields(say), done() }: validate() gives an ApiError-like {field, message}
+ * for the page's own checks, or null; fields() uploads a chosen file and gives the fields that
+ * name the image in POST /videos. A hidden picker gives none.
  */
-export function referencePicker() {
-  const group = nextId("reference");
-  const fileId = nextId("reference-file");
-  const urlId = nextId("reference-url");
-  const statusId = nextId("reference-status");
+export function referencePicker(which = START) {
+  const { uploadField: UPLOAD_FIELD, urlField: URL_FIELD } = which;
+  const group = nextId(which.key);
+  const fileId = nextId(`${which.key}-file`);
+  const urlId = nextId(`${which.key}-url`);
+  const statusId = nextId(`${which.key}-status`);
   let mode = "none";
   let uploaded = null; // { file, uploadId }: one upload per chosen file, however often it is submitted
 
   const modes = [
     { value: "none", label: "None" },
-    { value: "file", label: "Upload an image" },
-    { value: "url", label: "From a web address" },
+    { value: "file", label: which.labels.file },
+    { value: "url", label: which.labels.url },
   ];
-  const choices = h("div", { class: "segmented", role: "radiogroup", "aria-label": "Reference image source" },
+  const choices = h("div", { class: "segmented", role: "radiogroup", "aria-label": `${which.legend} source` },
     modes.map((m) => h("span", { class: "choice" },
-      h("input", { type: "radio", name: "reference", id: `${group}-${m.value}`, value: m.value, checked: m.value === "none" }),
+      h("input", { type: "radio", name: which.key, id: `${group}-${m.value}`, value: m.value, checked: m.value === "none" }),
       h("label", { for: `${group}-${m.value}` }, m.label))));
 
   const fileInput = h("input", {
@@ -131,7 +144,7 @@ export function referencePicker() {
   const preview = h("div", { class: "reference-preview", hidden: true });
   const fileError = h("p", { class: "field-error", id: `${fileId}-error`, hidden: true });
   const filePanel = h("div", { class: "field reference-panel", hidden: true },
-    h("label", { for: fileId }, "Image file"),
+    h("label", { for: fileId }, which.labels.fileField),
     h("p", { class: "hint", id: `${fileId}-hint` }, "JPEG, PNG or WebP, up to 10 MB. Location and camera details are removed."),
     fileInput, preview, fileError);
 
@@ -140,7 +153,7 @@ export function referencePicker() {
     placeholder: "https://example.com/picture.jpg", "aria-describedby": `${urlId}-hint ${urlId}-error`,
   });
   const urlPanel = h("div", { class: "field reference-panel", hidden: true },
-    h("label", { for: urlId }, "Image address"),
+    h("label", { for: urlId }, which.labels.urlField),
     h("p", { class: "hint", id: `${urlId}-hint` }, "A public https:// address of a JPEG, PNG or WebP image. We fetch it once."),
     urlInput,
     h("p", { class: "field-error", id: `${urlId}-error`, hidden: true }));
@@ -148,8 +161,8 @@ export function referencePicker() {
   const status = h("p", { class: "reference-status", id: statusId, role: "status", "aria-live": "polite" });
 
   const element = h("fieldset", { class: "reference" },
-    h("legend", null, "Reference image ", h("span", { class: "muted optional" }, "(optional)")),
-    h("p", { class: "hint" }, "A picture to guide the look of the first frame."),
+    h("legend", null, `${which.legend} `, h("span", { class: "muted optional" }, "(optional)")),
+    h("p", { class: "hint" }, which.hint),
     choices, filePanel, urlPanel, status);
 
   function showFileError(message) {
@@ -205,6 +218,7 @@ export function referencePicker() {
   });
 
   function validate() {
+    if (element.hidden) return null;
     if (mode === "file") {
       const file = fileInput.files[0];
       if (!file) return { field: UPLOAD_FIELD, message: "Choose an image file, or pick “None”." };
@@ -218,43 +232,60 @@ export function referencePicker() {
     return null;
   }
 
-  /** POST /videos with the reference; say(text) tells the person what is happening. */
-  async function submit(body, say) {
+  /** The fields naming this image in POST /videos; say(text) tells the person what is happening. */
+  async function fields(say) {
     const tell = (text) => {
       status.textContent = text;
       say(text);
     };
-    try {
-      if (mode === "url") {
-        tell("Fetching your image…");
-        return await api("POST", "/videos", { ...body, [URL_FIELD]: urlInput.value.trim() });
-      }
-      if (mode !== "file") return await api("POST", "/videos", body);
-      const file = fileInput.files[0];
-      if (!uploaded || uploaded.file !== file) {
-        tell("Uploading your image…");
-        uploaded = { file, uploadId: await upload(file) };
-      }
-      const deadline = Date.now() + CHECK_FOR_MS;
-      for (;;) {
-        try {
-          return await api("POST", "/videos", { ...body, [UPLOAD_FIELD]: uploaded.uploadId });
-        } catch (error) {
-          if (error.code !== "not_ready") throw error;
-          if (Date.now() >= deadline) {
-            throw new ApiError({
-              status: 409, code: "not_ready", field: UPLOAD_FIELD,
-              message: "Your image is taking longer than usual to check. Please try again in a moment.",
-            });
-          }
-          tell("Checking your image…");
-          await sleep(CHECK_EVERY_MS);
-        }
-      }
-    } finally {
-      status.textContent = "";
+    if (element.hidden || mode === "none") return {};
+    if (mode === "url") {
+      tell("Fetching your image…");
+      return { [URL_FIELD]: urlInput.value.trim() };
     }
+    const file = fileInput.files[0];
+    if (!uploaded || uploaded.file !== file) {
+      tell("Uploading your image…");
+      uploaded = { file, uploadId: await upload(file, UPLOAD_FIELD) };
+    }
+    return { [UPLOAD_FIELD]: uploaded.uploadId };
   }
 
-  return { element, validate, submit };
+  function checking(say) {
+    if (element.hidden || mode !== "file") return;
+    status.textContent = "Checking your image…";
+    say(status.textContent);
+  }
+
+  function done() {
+    status.textContent = "";
+  }
+
+  return { element, validate, fields, checking, done, uploadField: UPLOAD_FIELD };
+}
+
+/** POST /videos with the images of `pickers`, waiting while an uploaded one is still checked. */
+export async function submitVideo(body, pickers, say) {
+  try {
+    let images = {};
+    for (const picker of pickers) images = { ...images, ...(await picker.fields(say)) };
+    const deadline = Date.now() + CHECK_FOR_MS;
+    for (;;) {
+      try {
+        return await api("POST", "/videos", { ...body, ...images });
+      } catch (error) {
+        if (error.code !== "not_ready") throw error;
+        if (Date.now() >= deadline) {
+          throw new ApiError({
+            status: 409, code: "not_ready", field: pickers.find((p) => images[p.uploadField])?.uploadField,
+            message: "Your image is taking longer than usual to check. Please try again in a moment.",
+          });
+        }
+        for (const picker of pickers) picker.checking(say);
+        await sleep(CHECK_EVERY_MS);
+      }
+    }
+  } finally {
+    for (const picker of pickers) picker.done();
+  }
 }

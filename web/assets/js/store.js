@@ -2,6 +2,7 @@
 // person's profile, whose credit balance the header shows.
 
 import { api } from "./api.js";
+import { rememberModels } from "./format.js";
 import { session } from "./session.js";
 
 let catalogue = null;
@@ -12,7 +13,10 @@ const listeners = new Set();
 
 export function getCatalogue() {
   if (!catalogue) {
-    catalogue = api("GET", "/plans", undefined, { auth: false }).catch((error) => {
+    catalogue = api("GET", "/plans", undefined, { auth: false }).then((plans) => {
+      rememberModels(plans.models);
+      return plans;
+    }, (error) => {
       catalogue = null;
       throw error;
     });

@@ -26,11 +26,12 @@ function planCard(plan, action, current) {
     action);
 }
 
-function packCard(pack, action) {
+/** A pack, with how many of the shortest default videos (what the signup grant makes) it buys. */
+function packCard(pack, action, shortVideo) {
   return h("li", { class: "card pack-card" },
     h("h3", null, credits(pack.credits)),
     h("p", { class: "price" }, money(pack.price_cents, pack.currency)),
-    h("p", { class: "muted" }, `About ${number(Math.floor(pack.credits / 40))} four-second Sora 2 videos, added to your balance once paid.`),
+    h("p", { class: "muted" }, `About ${number(Math.floor(pack.credits / shortVideo))} short videos, added to your balance once paid.`),
     action);
 }
 
@@ -40,21 +41,22 @@ function costTable(models) {
     for (const size of model.sizes) {
       const perSecond = model.credits_per_second[size];
       const info = sizeInfo(size);
+      const withSound = model.audio ? number(perSecond + (model.audio_credits_per_second[size] || 0)) : "—";
       rows.push(h("tr", null,
-        h("th", { scope: "row" }, modelName(model.id)),
+        h("th", { scope: "row" }, model.name || modelName(model.id)),
         h("td", null, `${info.label} ${info.detail}`),
         h("td", null, number(perSecond)),
-        model.seconds.map((s) => h("td", null, number(perSecond * s)))));
+        h("td", null, withSound),
+        h("td", null, model.seconds.map((s) => `${s} s: ${number(perSecond * s)}`).join(" · "))));
     }
   }
-  const seconds = models[0]?.seconds || [4, 8, 12];
   return h("div", { class: "table-wrap" },
     h("table", { class: "data-table" },
       h("caption", { class: "visually-hidden" }, "Credits per video by model, size and length"),
       h("thead", null, h("tr", null,
         h("th", { scope: "col" }, "Model"), h("th", { scope: "col" }, "Size"),
-        h("th", { scope: "col" }, "Per second"),
-        seconds.map((s) => h("th", { scope: "col" }, `${s} s video`)))),
+        h("th", { scope: "col" }, "Per second"), h("th", { scope: "col" }, "Per second with sound"),
+        h("th", { scope: "col" }, "Lengths (silent)"))),
       h("tbody", null, rows)));
 }
 
@@ -73,7 +75,7 @@ export async function renderPricing(container) {
     h("section", { "aria-labelledby": "packs-title", class: "section" },
       h("h2", { id: "packs-title" }, "Credit packs"),
       h("p", { class: "muted" }, "Top up any time, on any plan."),
-      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, cta("Buy credits"))))),
+      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, cta("Buy credits"), catalogue.signup_credits)))),
     h("section", { "aria-labelledby": "costs-title", class: "section" },
       h("h2", { id: "costs-title" }, "What a video costs"),
       h("p", { class: "muted" }, "The price is shown in the studio before you start; a refused or failed video is refunded."),
@@ -323,7 +325,7 @@ export async function renderBilling(container, { params }) {
       h("h2", { id: "plans-title" }, "Plans"), planList),
     h("section", { "aria-labelledby": "packs-title", class: "section" },
       h("h2", { id: "packs-title" }, "Credit packs"),
-      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, buy(`Buy ${pack.name}`, pack.id))))),
+      h("ul", { class: "pack-grid" }, catalogue.credit_packs.map((pack) => packCard(pack, buy(`Buy ${pack.name}`, pack.id), catalogue.signup_credits)))),
     h("section", { "aria-labelledby": "history-title", class: "section" },
       h("h2", { id: "history-title" }, "Credit history"), ledgerBox));
   loadHistory();

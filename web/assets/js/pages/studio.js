@@ -1,14 +1,15 @@
-// The studio: a prompt, a model, a length and a size, an optional reference image; the price in
-// credits before starting.
+// The studio: a prompt, a model, a length and a size, sound and a negative prompt where the model
+// offers them, optional start and end images where it takes them; the price in credits before starting.
 
 import { h, icon, nextId, replace } from "../dom.js";
-import { credits, modelName, number, sizeInfo } from "../format.js";
-import { referencePicker } from "../reference.js";
+import { credits, number, sizeInfo } from "../format.js";
+import { END, referencePicker, submitVideo } from "../reference.js";
 import { navigate } from "../router.js";
 import { getCatalogue, loadProfile } from "../store.js";
-import { busy, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
+import { busy, checkbox, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
 
 const MAX_PROMPT = 2000;
+const MAX_NEGATIVE_PROMPT = 500;
 const IDEAS = [
   "A red fox trotting through fresh snow at sunrise, low camera, soft golden light",
   "A paper boat drifting down a neon-lit canal at dusk, slow dolly shot",
@@ -36,12 +37,18 @@ export async function render(container) {
     model: models.find((m) => m.id === prefs.default_model)?.id || models[0].id,
     seconds: prefs.default_seconds || 4,
     size: prefs.default_size || null,
+    audio: false,
   };
   const modelOf = (id) => models.find((m) => m.id === id) || models[0];
   const fixState = () => {
     const model = modelOf(state.model);
     if (!model.sizes.includes(state.size)) state.size = model.sizes[0];
     if (!model.seconds.includes(Number(state.seconds))) state.seconds = model.seconds[0];
+    if (!model.audio) state.audio = false;
+  };
+  const perSecond = () => {
+    const model = modelOf(state.model);
+    return model.credits_per_second[state.size] + (state.audio ? model.audio_credits_per_second[state.size] : 0);
   };
   fixState();
 
@@ -66,6 +73,19 @@ export async function render(container) {
       },
     }, idea.split(",")[0])));
 
+  const audioField = checkbox({ name: "audio", label: "Sound", hint: "Sound costs extra" });
+  const audio = audioField.input;
+  const audioHint = audioField.querySelector(".hint");
+  const negativeId = nextId("negative-prompt");
+  const negative = h("input", {
+    type: "text", id: negativeId, name: "negative_prompt", maxlength: String(MAX_NEGATIVE_PROMPT), autocomplete: "off",
+    placeholder: "For example: text, blur, watermarks", "aria-describedby": `${negativeId}-hint ${negativeId}-error`,
+  });
+  const negativeField = h("div", { class: "field" },
+    h("label", { for: negativeId }, "Leave out ", h("span", { class: "muted optional" }, "(optional)")),
+    h("p", { class: "hint", id: `${negativeId}-hint` }, "What the video should not show."),
+    negative,
+    h("p", { class: "field-error", id: `${negativeId}-error`, hidden: true }));
   const modelSlot = h("div");
   const secondsSlot = h("div");
   const sizeSlot = h("div");
@@ -83,7 +103,7 @@ export async function render(container) {
         const lowest = Math.min(...Object.values(m.credits_per_second));
         return {
           value: m.id,
-          content: [h("strong", null, modelName(m.id)),
+          content: [h("strong", null, m.name || m.id),
             h("span", { class: "muted small" }, `from ${number(lowest)} credits / second`)],
         };
       }),
@@ -98,17 +118,23 @@ export async function render(container) {
         const info = sizeInfo(size);
         return {
           value: size,
-          content: [h("span", { class: ["shape", info.portrait ? "portrait" : "landscape"], "aria-hidden": "true" }),
+          content: [h("span", { class: ["shape", info.shape], "aria-hidden": "true" }),
             h("strong", null, info.label), h("span", { class: "muted small" }, info.detail)],
         };
       }),
     }));
+    audioField.hidden = !model.audio;
+    audio.checked = state.audio;
+    const extra = model.audio_credits_per_second?.[state.size] || 0;
+    audioHint.textContent = extra ? `Adds ${credits(extra)} a second.` : "At no extra cost.";
+    negativeField.hidden = !model.negative_prompt;
+    start.element.hidden = !model.start_image;
+    end.element.hidden = !model.end_image;
   }
 
   let balanceNow = profile.credits;
   function renderPrice() {
-    const model = modelOf(state.model);
-    const cost = model.credits_per_second[state.size] * Number(state.seconds);
+    const cost = perSecond() * Number(state.seconds);
     price.textContent = credits(cost);
     balance.textContent = `You have ${credits(balanceNow)}`;
     const left = balanceNow - cost;
@@ -124,16 +150,17 @@ export async function render(container) {
     }
   }
 
+  const start = referencePicker();
+  const end = referencePicker(END);
   renderChoices();
   renderPrice();
-  const reference = referencePicker();
 
   const form = h("form", { novalidate: true, class: "studio-form card", "aria-label": "New video" },
     formAlert(),
     h("div", { class: "field" },
       h("label", { for: promptId }, "Prompt"), prompt, counter,
       h("p", { class: "field-error", id: `${promptId}-error`, hidden: true })),
-    ideas, modelSlot, secondsSlot, sizeSlot, reference.element);
+    ideas, modelSlot, secondsSlot, sizeSlot, audioField, negativeField, start.element, end.element);
   form.addEventListener("change", (event) => {
     const { name, value } = event.target;
     if (name === "model") {
@@ -144,6 +171,9 @@ export async function render(container) {
       state.seconds = Number(value);
     } else if (name === "size") {
       state.size = value;
+      renderChoices();
+    } else if (name === "audio") {
+      state.audio = event.target.checked;
     }
     renderPrice();
   });
@@ -166,16 +196,18 @@ export async function render(container) {
       showError(form, { field: "prompt", message: "Describe the video you want first." });
       return;
     }
-    const problem = reference.validate();
+    const problem = start.validate() || end.validate();
     if (problem) {
       showError(form, problem);
       return;
     }
     await busy(submit, "Starting…", async () => {
       try {
-        const video = await reference.submit({
-          prompt: prompt.value.trim(), model: state.model, seconds: Number(state.seconds), size: state.size,
-        }, (text) => {
+        const model = modelOf(state.model);
+        const body = { prompt: prompt.value.trim(), model: state.model, seconds: Number(state.seconds), size: state.size };
+        if (model.audio) body.audio = state.audio;
+        if (model.negative_prompt && negative.value.trim()) body.negative_prompt = negative.value.trim();
+        const video = await submitVideo(body, [start, end], (text) => {
           submit.textContent = text;
         });
         loadProfile(true).catch(() => {});

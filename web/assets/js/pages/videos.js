@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { h, icon, replace } from "../dom.js";
 import { credits, date, dateTime, expiryText, modelName, sizeInfo } from "../format.js";
-import { loadProfile } from "../store.js";
+import { getCatalogue, loadProfile } from "../store.js";
 import { busy, errorState, pageHead, spinner, toast } from "../ui.js";
 
 const PAGE_SIZE = 12;
@@ -12,6 +12,7 @@ const POLL_MS = 600;
 const OPEN = new Set(["queued", "in_progress"]);
 
 export async function render(container, { params }) {
+  await getCatalogue().catch(() => {}); // the models' display names; their ids stand in without
   const cards = new Map(); // id -> card controller
   const list = h("ul", { class: "video-grid", "aria-label": "Your videos" });
   const more = h("button", { type: "button", class: "btn ghost", hidden: true }, "Show older videos");
