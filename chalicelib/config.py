@@ -121,10 +121,7 @@ class Settings:
         VIDEO_PROVIDER=local, else every engine whose key is set."""
         if self.video_provider == "local":
             return frozenset({"local"})
-        # fal's and Replicate's keys are read where those adapters' settings exist.
-        keys = {"fal": getattr(self, "fal_key", None),
-                "replicate": getattr(self, "replicate_api_token", None),
-                "openai": self.video_api_key}
+        keys = {"fal": self.fal_key, "replicate": self.replicate_api_token, "openai": self.video_api_key}
         return frozenset(engine for engine, key in keys.items() if key)
 
     @classmethod
