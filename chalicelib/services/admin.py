@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import EmailClaim, User
-from chalicelib.services import accounts, audit, credits, policy_notices, privacy
+from chalicelib.services import accounts, audit, credits, policy_notices, privacy, reports
 from chalicelib.services.client_info import ClientInfo
 
 MAX_ADJUSTMENT = 100_000
@@ -23,12 +23,23 @@ def require_admin(user_id: str) -> User:
     return user
 
 
-def set_role(email: str, role: str | None) -> str:
-    """For the management command only."""
+def _account_id(email: str) -> str:
     try:
-        user_id = EmailClaim.get(accounts.normalise_email(email)).user_id
+        return EmailClaim.get(accounts.normalise_email(email)).user_id
     except EmailClaim.DoesNotExist:
         raise NotFound(f"no account uses {email}") from None
+
+
+def operator_id(email: str) -> str:
+    """For the management command: the operator acting, by their account's email (an admin's)."""
+    user_id = _account_id(email)
+    require_admin(user_id)
+    return user_id
+
+
+def set_role(email: str, role: str | None) -> str:
+    """For the management command only."""
+    user_id = _account_id(email)
     user = accounts.get_user(user_id)
     user.update(actions=[User.role.set(role)] if role else [User.role.remove()])
     audit.record(user_id, "role_granted" if role else "role_revoked", ["role"])
@@ -39,6 +50,24 @@ def close_request(admin_id: str, request_id: str, client: ClientInfo) -> None:
     require_admin(admin_id)
     privacy.close_request(request_id)
     audit.record(admin_id, "admin_closed_privacy_request", [request_id], client)
+
+
+_DECISION_AUDIT = {
+    reports.SUSPEND: "admin_suspended_reported_account",
+    reports.REINSTATE: "admin_reinstated_reported_account",
+    reports.ERASE: "admin_erased_reported_account",
+    reports.DISMISS: "admin_dismissed_child_report",
+}
+
+
+def decide_report(admin_id: str, request_id: str, action: str, deps: privacy.PrivacyDeps,
+                  client: ClientInfo | None = None) -> dict[str, Any]:
+    """Suspends, reinstates or erases a reported account, or dismisses the report; audited
+    under the operator's account with the request and the account it acted on."""
+    require_admin(admin_id)
+    decision = reports.decide(request_id, action, deps)
+    audit.record(admin_id, _DECISION_AUDIT[action], [decision.request_id, decision.user_id or "-"], client)
+    return decision.as_dict()
 
 
 def adjust_credits(admin_id: str, body: dict[str, Any], client: ClientInfo) -> dict[str, Any]:

@@ -34,21 +34,35 @@ from chalicelib.models import (
     VideoJob,
 )
 from chalicelib.models.base import transaction, utcnow
-from chalicelib.services import accounts, audit, credits, passwords, policy, sessions
+from chalicelib.services import accounts, audit, credits, notices, passwords, policy, sessions, throttling
 from chalicelib.services.client_info import ClientInfo
+from chalicelib.services.throttling import Limit
 
 log = logging.getLogger(__name__)
 
 REQUEST_TYPES = ("access", "correction", "deletion", "objection", "withdrawal", "child_report", "other")
 # The policy allows 30 days; the erasure sweep runs hourly, so this is the promise we make.
 ERASURE_PROMISE = timedelta(hours=24)
-# A parent's report suspends the account at once; erasure waits a day for an operator to
-# catch a malicious report.
-CHILD_REPORT_REVIEW = timedelta(hours=24)
 EXPORT_LIFETIME = timedelta(days=7)
 SUPPORT_BUSINESS_DAYS = 3
 OPERATORS = "contact@aisora2.com"
 MAX_MESSAGE = 5000
+
+# Requests, support messages and child reports need no account and each sends mail to an address
+# the sender typed: without limits, a way to flood anyone's inbox from our name (and to get our
+# sending paused). A handful of acknowledgements an hour reach one address, whichever route.
+TO_ONE_RECIPIENT = Limit("ack:recipient", allowed=5, window_seconds=3600,
+                         message="Too many messages to this email address.")
+REQUESTS_PER_ADDRESS = Limit("privacy-request:address", allowed=10, window_seconds=3600,
+                             message="Too many privacy requests from your network.")
+SUPPORT_PER_ADDRESS = Limit("support:address", allowed=10, window_seconds=3600,
+                            message="Too many support messages from your network.")
+# A report mails the account's owner and queues work for an operator: few a day per reporter's
+# address and per reported address.
+REPORTS_PER_ADDRESS = Limit("child-report:address", allowed=5, window_seconds=24 * 3600,
+                            message="Too many reports from your network.")
+REPORTS_PER_SUBJECT = Limit("child-report:subject", allowed=3, window_seconds=24 * 3600,
+                            message="This account was reported several times today; we review it.")
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,12 @@ def _mail(deps: PrivacyDeps, to: str, subject: str, text: str) -> None:
     try:
         deps.mailer.send(to, subject, text)
     except Exception as exc:
-        # Neither the subject (a support acknowledgement quotes the person's own) nor the
-        # error text (a mail service's names the address): the class only.
+        # The class only: a mail service's error text can name the address.
         log.error("could not send a mail: %s", type(exc).__name__)
+
+
+def send(deps: PrivacyDeps, to: str, notice: notices.Notice) -> None:
+    _mail(deps, to, notice.subject, notice.text)
 
 
 # --- consent --------------------------------------------------------------------------------
@@ -114,8 +131,11 @@ def may_send_marketing(user: User) -> bool:
 
 
 def submit_request(
-    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, now: datetime | None = None
+    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, client: ClientInfo,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """Records a request for an operator and acknowledges it in fixed words. A child report only
+    opens a request (and tells the account's owner, not who reported): an operator decides."""
     now = now or utcnow()
     kind = body.get("type")
     if kind not in REQUEST_TYPES:
@@ -133,21 +153,23 @@ def submit_request(
     subject_email = None
     if kind == "child_report":
         subject_email = accounts.normalise_email(body.get("child_email"), field="child_email")
+    reply_to = accounts.get_user(user_id).email if user_id else str(contact)
+    uses = [(REQUESTS_PER_ADDRESS, client.ip), (TO_ONE_RECIPIENT, reply_to)]
+    if subject_email:
+        uses += [(REPORTS_PER_ADDRESS, client.ip), (REPORTS_PER_SUBJECT, subject_email)]
+    throttling.take_each(uses)
+    # Bound to the account that uses the address now: a later change of address moves nothing.
+    reported = accounts.user_by_email(subject_email) if subject_email else None
     request = PrivacyRequest(
         uuid.uuid4().hex, type=kind, user_id=user_id, contact_email=contact,
-        subject_email=subject_email, message=message, received_at=now,
-        due_at=now + timedelta(days=policy.RESPONSE_DAYS), is_open="open",
+        subject_email=subject_email, subject_user_id=reported.user_id if reported else None,
+        message=message, received_at=now, due_at=now + timedelta(days=policy.RESPONSE_DAYS),
+        is_open="open",
     )
     request.save()
-    if subject_email:
-        child = accounts.user_by_email(subject_email)
-        if child is not None and child.status == "active":
-            close(child, now + CHILD_REPORT_REVIEW, "closed_on_child_report")
-    reply_to = accounts.get_user(user_id).email if user_id else contact
-    if reply_to:
-        _mail(deps, reply_to, "We received your privacy request",
-              f"We received your {kind.replace('_', ' ')} request on {now:%Y-%m-%d} and will answer by "
-              f"{request.due_at:%Y-%m-%d}. Its reference is {request.request_id}.\n\n-- \nAISora2")
+    if reported is not None and reported.status == "active":
+        send(deps, reported.email, notices.child_reported())
+    send(deps, reply_to, notices.request_received(kind, now, request.due_at, request.request_id))
     return {"id": request.request_id, "type": kind, "received_at": now.isoformat(),
             "due_at": request.due_at.isoformat(), "status": "open"}
 
@@ -155,7 +177,7 @@ def submit_request(
 def open_requests() -> list[dict[str, Any]]:
     """What operators must answer, soonest due first."""
     return [
-        {"id": r.request_id, "type": r.type, "received_at": r.received_at.isoformat(),
+        {"id": r.request_id, "type": r.type, "status": r.status, "received_at": r.received_at.isoformat(),
          "due_at": r.due_at.isoformat(), "flagged": r.flagged_at is not None}
         for r in PrivacyRequest.open_by_due.query("open")
     ]
@@ -198,20 +220,21 @@ def business_days_after(start: datetime, days: int) -> datetime:
 
 
 def submit_support(
-    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, now: datetime | None = None
+    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, client: ClientInfo,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """Records a message for the support inbox; the acknowledgement quotes none of it."""
     now = now or utcnow()
     email = accounts.normalise_email(body.get("email"))
     subject = _text(body, "subject", 200)
     message = _text(body, "message", MAX_MESSAGE)
+    throttling.take_each([(SUPPORT_PER_ADDRESS, client.ip), (TO_ONE_RECIPIENT, email)])
     inquiry = SupportInquiry(
         uuid.uuid4().hex, email=email, user_id=user_id, subject=subject, message=message,
         received_at=now, due_at=business_days_after(now, SUPPORT_BUSINESS_DAYS), is_open="open",
     )
     inquiry.save()
-    _mail(deps, email, f"We received your message: {subject[:80]}",
-          f"Thank you for writing to AISora2. We will answer by {inquiry.due_at:%A %Y-%m-%d}. "
-          f"Your reference is {inquiry.inquiry_id}.\n\n-- \nAISora2")
+    send(deps, email, notices.support_received(inquiry.due_at, inquiry.inquiry_id))
     return {
         "id": inquiry.inquiry_id,
         "received_at": now.isoformat(),
@@ -230,8 +253,10 @@ def open_inquiries() -> list[dict[str, Any]]:
 # --- closing and erasing an account ---------------------------------------------------------
 
 
-def close(user: User, erase_after: datetime, action: str) -> datetime:
-    """Disables the account at once and queues its erasure. The email is freed at once."""
+def close(user: User, erase_after: datetime, action: str, deps: PrivacyDeps) -> datetime:
+    """Disables the account (active or suspended) at once and queues its erasure. A paid
+    subscription is stopped at its provider first, whoever closes it; the email is freed at once."""
+    deps.cancel_subscription(user)
     now = utcnow()
     due_by = max(erase_after, now) + ERASURE_PROMISE
     with transaction() as tx:
@@ -243,7 +268,7 @@ def close(user: User, erase_after: datetime, action: str) -> datetime:
                 User.erase_after.set(erase_after),
                 User.erasure_due_by.set(due_by),
             ],
-            condition=User.status == "active",
+            condition=User.status.is_in("active", "suspended"),
         )
         tx.delete(EmailClaim(user.email), condition=EmailClaim.user_id == user.user_id)
     sessions.end_all(user.user_id)
@@ -257,8 +282,7 @@ def close_own_account(user_id: str, body: dict[str, Any], deps: PrivacyDeps) -> 
     password = body.get("password")
     if not isinstance(password, str) or not passwords.verify(user.password_hash, password):
         raise InvalidCredentials("The password is wrong; the account was not closed.", field="password")
-    deps.cancel_subscription(user)
-    due_by = close(user, utcnow(), "account_closed")
+    due_by = close(user, utcnow(), "account_closed", deps)
     _mail(deps, user.email, "Your AISora2 account is closed",
           f"Your account is closed and every device was signed out. Your personal data will be "
           f"erased by {due_by:%Y-%m-%d %H:%M} UTC; you will get one more message when it is done.\n\n"
