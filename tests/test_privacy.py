@@ -191,6 +191,10 @@ def test_erasure_leaves_only_pseudonymised_ledger_rows(client, world, video_of):
     assert references.validate_upload(upload_key, store) == "ready"
     post(client, "/privacy/requests", {"type": "deletion", "message": "erase me"}, token)
     post(client, "/support", {"email": account["email"], "subject": "hi", "message": "bye"})
+    # Sent from the address without signing in, and a report naming the account.
+    post(client, "/privacy/requests", {"type": "access", "email": account["email"]})
+    post(client, "/privacy/requests", {"type": "child_report", "email": new_email(),
+                                       "child_email": account["email"]})
     post(client, "/me/export", {}, token)
     run_export_worker(client, world)
     post(client, "/auth/password-reset", {"email": account["email"]})

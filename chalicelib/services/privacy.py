@@ -8,7 +8,7 @@ import logging
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -323,6 +323,8 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
         entry.delete()
     for request in PrivacyRequest.by_user.query(user_id):
         PrivacyRequest(request.request_id).delete()
+    for request in _requests_naming(user_id, {email, pending} - {None}):
+        PrivacyRequest(request.request_id).delete()
     for address in {email, pending} - {None}:
         for inquiry in SupportInquiry.by_email.query(address):
             SupportInquiry(inquiry.inquiry_id).delete()
@@ -340,6 +342,17 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
           "record of payments and credits, without your name, email or account, for the 7 years "
           "tax law requires.\n\n-- \nAISora2")
     return 1
+
+
+def _requests_naming(user_id: str, addresses: set[str]) -> Iterator[PrivacyRequest]:
+    """Requests sent from the person's address without signing in, and child reports naming them.
+    The table holds privacy requests only (a few a day), so one filtered scan per erased account
+    costs less than an index for each of the three attributes."""
+    return PrivacyRequest.scan(
+        (PrivacyRequest.subject_user_id == user_id) | PrivacyRequest.contact_email.is_in(*addresses)
+        | PrivacyRequest.subject_email.is_in(*addresses),
+        attributes_to_get=["request_id"],
+    )
 
 
 def _release_claim(email: str, user_id: str) -> None:
