@@ -45,6 +45,7 @@ from chalicelib.services import (
     catalogue,
     credits,
     generation,
+    inbox,
     policy,
     policy_notices,
     privacy,
@@ -357,13 +358,13 @@ def export_status(export_id: str) -> dict[str, Any]:
 @api("/privacy/requests", methods=("POST",), status=201)
 def privacy_request() -> dict[str, Any]:
     """Records a privacy request (signed in, or with an email); answered within 30 days."""
-    return privacy.submit_request(_body(), _optional_user_id(), privacy_dependencies(), _client())
+    return inbox.submit_request(_body(), _optional_user_id(), privacy_dependencies(), _client())
 
 
 @api("/support", methods=("POST",), status=201)
 def support_inquiry() -> dict[str, Any]:
     """Records a support message; answered within three business days."""
-    return privacy.submit_support(_body(), _optional_user_id(), privacy_dependencies(), _client())
+    return inbox.submit_support(_body(), _optional_user_id(), privacy_dependencies(), _client())
 
 
 @api("/me/policy-acceptance", methods=("POST",))
@@ -498,7 +499,7 @@ def video_webhook() -> dict[str, Any]:
 def admin_privacy_requests() -> dict[str, Any]:
     """Open privacy requests, soonest due first."""
     admin.require_admin(_user_id())
-    return {"requests": privacy.open_requests()}
+    return {"requests": inbox.open_requests()}
 
 
 @api("/admin/privacy-requests/{request_id}/close", methods=("POST",))
@@ -539,7 +540,7 @@ def admin_dismiss_child_report(request_id: str) -> dict[str, Any]:
 def admin_support_inquiries() -> dict[str, Any]:
     """Open support inquiries, soonest due first."""
     admin.require_admin(_user_id())
-    return {"inquiries": privacy.open_inquiries()}
+    return {"inquiries": inbox.open_inquiries()}
 
 
 @api("/admin/credits", methods=("POST",))
@@ -605,7 +606,7 @@ def purge_expired_exports(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def flag_due_privacy_requests(event: Any) -> dict[str, int]:
     """Tells the operators of privacy requests due within a week or overdue."""
-    return {"flagged": privacy.flag_due_requests(privacy_dependencies())}
+    return {"flagged": inbox.flag_due_requests(privacy_dependencies())}
 
 
 @app.on_sqs_message(queue=resource_name("notices"), batch_size=1)

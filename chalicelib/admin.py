@@ -20,7 +20,7 @@ import json
 import sys
 
 from chalicelib.errors import DomainError
-from chalicelib.services import admin, privacy, reports
+from chalicelib.services import admin, inbox, reports
 from chalicelib.wiring import privacy_dependencies
 
 
@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                                            privacy_dependencies())
             print(json.dumps(decision, indent=2))
         elif args.command == "requests":
-            print(json.dumps(privacy.open_requests(), indent=2))
+            print(json.dumps(inbox.open_requests(), indent=2))
         else:
-            print(json.dumps(privacy.open_inquiries(), indent=2))
+            print(json.dumps(inbox.open_inquiries(), indent=2))
     except DomainError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1

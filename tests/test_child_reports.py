@@ -17,7 +17,7 @@ from conftest import get, mail_to, new_email, post, signup_body
 from chalicelib import admin as admin_command
 from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.models import AuditEntry, PrivacyRequest, User, VideoJob
-from chalicelib.services import admin, billing, privacy
+from chalicelib.services import admin, billing, inbox
 from chalicelib.wiring import billing_dependencies, privacy_dependencies
 
 VIDEO = {"prompt": "A paper boat on a rainy street", "seconds": 4, "size": "720x1280"}
@@ -68,7 +68,7 @@ def audited(user_id: str) -> list[tuple[str, list[str]]]:
 
 
 def still_open() -> list[str]:
-    return [r["id"] for r in privacy.open_requests()]
+    return [r["id"] for r in inbox.open_requests()]
 
 
 def test_suspending_signs_the_account_out_and_refuses_sign_in_but_erases_nothing(
@@ -200,7 +200,7 @@ def test_operators_decide_from_the_management_command_too(client, operator, repo
 @time_machine.travel(STEADY)
 def test_reports_naming_one_address_are_refused_past_their_limit(client, client_address):
     child = account(client)
-    for _ in range(privacy.REPORTS_PER_SUBJECT.allowed):
+    for _ in range(inbox.REPORTS_PER_SUBJECT.allowed):
         client_address()  # each from another network: the reported address's limit stops them
         assert report(client, child["email"]).status_code == 201
     client_address()
@@ -208,14 +208,14 @@ def test_reports_naming_one_address_are_refused_past_their_limit(client, client_
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert refused.json_body["error"]["code"] == "too_many_attempts"
     filed = list(PrivacyRequest.scan(PrivacyRequest.subject_email == child["email"]))
-    assert len(filed) == privacy.REPORTS_PER_SUBJECT.allowed
+    assert len(filed) == inbox.REPORTS_PER_SUBJECT.allowed
     told = [m for m in mail_to(child["email"]) if "report" in m["subject"]]
-    assert len(told) == privacy.REPORTS_PER_SUBJECT.allowed
+    assert len(told) == inbox.REPORTS_PER_SUBJECT.allowed
 
 
 @time_machine.travel(STEADY)
 def test_reports_from_one_client_address_are_refused_past_their_limit(client):
-    for _ in range(privacy.REPORTS_PER_ADDRESS.allowed):
+    for _ in range(inbox.REPORTS_PER_ADDRESS.allowed):
         assert report(client, new_email()).status_code == 201
     named = new_email()
     refused = report(client, named)

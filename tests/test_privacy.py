@@ -22,7 +22,7 @@ from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderStatus
 from chalicelib.models import ALL_MODELS, DataExport, LedgerEntry
-from chalicelib.services import generation, privacy
+from chalicelib.services import generation, inbox, privacy
 
 VIDEO = {"prompt": "A lantern floating over a dark lake", "seconds": 4, "size": "720x1280"}
 
@@ -256,7 +256,7 @@ def test_a_privacy_request_is_due_in_30_days_and_operators_see_it_by_due_date(cl
     body = response.json_body
     received, due = datetime.fromisoformat(body["received_at"]), datetime.fromisoformat(body["due_at"])
     assert due - received == timedelta(days=30)
-    listed = privacy.open_requests()
+    listed = inbox.open_requests()
     assert body["id"] in [r["id"] for r in listed]
     assert [r["due_at"] for r in listed] == sorted(r["due_at"] for r in listed)
     assert "privacy request" in mail_to(user["email"])[-1]["subject"]
@@ -269,9 +269,9 @@ def test_requests_near_their_due_date_are_flagged_once(client, user):
     body = post(client, "/privacy/requests", {"type": "other", "message": "question"},
                 user["access_token"]).json_body
     later = datetime.fromisoformat(body["due_at"]) - timedelta(days=6)
-    assert privacy.flag_due_requests(privacy_dependencies(), now=later) >= 1
-    assert privacy.flag_due_requests(privacy_dependencies(), now=later) == 0
-    assert body["id"] in mail_to(privacy.OPERATORS)[-1]["body"]
+    assert inbox.flag_due_requests(privacy_dependencies(), now=later) >= 1
+    assert inbox.flag_due_requests(privacy_dependencies(), now=later) == 0
+    assert body["id"] in mail_to(inbox.OPERATORS)[-1]["body"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -330,7 +330,7 @@ def test_support_is_acknowledged_and_due_in_three_business_days(client):
     assert response.status_code == 201
     assert response.json_body["respond_by"].startswith("2026-12-02")  # Wednesday
     assert "We received your message" in mail_to(email)[-1]["subject"]
-    assert response.json_body["id"] in [i["id"] for i in privacy.open_inquiries()]
+    assert response.json_body["id"] in [i["id"] for i in inbox.open_inquiries()]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -359,20 +359,20 @@ def test_support_to_one_address_is_refused_past_a_handful_and_mailed_at_most_tha
     from chalicelib.models import SupportInquiry
 
     email = new_email()
-    for _ in range(privacy.TO_ONE_RECIPIENT.allowed):
+    for _ in range(inbox.TO_ONE_RECIPIENT.allowed):
         client_address()  # each from another network: the recipient's own limit is what stops them
         assert support(client, email).status_code == 201
     client_address()
     refused = support(client, email)
     assert refused.status_code == 429 and refused.json_body["error"]["code"] == "too_many_attempts"
     assert 0 < int(refused.headers["Retry-After"]) <= 3600
-    assert len(mail_to(email)) == privacy.TO_ONE_RECIPIENT.allowed
-    assert len(list(SupportInquiry.by_email.query(email))) == privacy.TO_ONE_RECIPIENT.allowed
+    assert len(mail_to(email)) == inbox.TO_ONE_RECIPIENT.allowed
+    assert len(list(SupportInquiry.by_email.query(email))) == inbox.TO_ONE_RECIPIENT.allowed
 
 
 @time_machine.travel(STEADY)
 def test_support_from_one_client_address_is_refused_past_its_limit(client):
-    for _ in range(privacy.SUPPORT_PER_ADDRESS.allowed):
+    for _ in range(inbox.SUPPORT_PER_ADDRESS.allowed):
         assert support(client, new_email()).status_code == 201
     from chalicelib.models import SupportInquiry
 
@@ -387,20 +387,20 @@ def test_anonymous_privacy_requests_to_one_address_are_refused_past_a_handful(cl
     from chalicelib.models import PrivacyRequest
 
     email = new_email()
-    for _ in range(privacy.TO_ONE_RECIPIENT.allowed):
+    for _ in range(inbox.TO_ONE_RECIPIENT.allowed):
         client_address()
         assert post(client, "/privacy/requests", {"type": "other", "email": email}).status_code == 201
     client_address()
     refused = post(client, "/privacy/requests", {"type": "other", "email": email})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert len(mail_to(email)) == privacy.TO_ONE_RECIPIENT.allowed
+    assert len(mail_to(email)) == inbox.TO_ONE_RECIPIENT.allowed
     stored = [r for r in PrivacyRequest.scan(PrivacyRequest.contact_email == email)]
-    assert len(stored) == privacy.TO_ONE_RECIPIENT.allowed
+    assert len(stored) == inbox.TO_ONE_RECIPIENT.allowed
 
 
 @time_machine.travel(STEADY)
 def test_privacy_requests_from_one_client_address_are_refused_past_its_limit(client):
-    for _ in range(privacy.REQUESTS_PER_ADDRESS.allowed):
+    for _ in range(inbox.REQUESTS_PER_ADDRESS.allowed):
         assert post(client, "/privacy/requests", {"type": "other", "email": new_email()}).status_code == 201
     stranger = new_email()
     refused = post(client, "/privacy/requests", {"type": "other", "email": stranger})

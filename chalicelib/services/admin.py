@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import EmailClaim, User
-from chalicelib.services import accounts, audit, credits, policy_notices, privacy, reports
+from chalicelib.services import accounts, audit, credits, inbox, policy_notices, privacy, reports
 from chalicelib.services.client_info import ClientInfo
 
 MAX_ADJUSTMENT = 100_000
@@ -48,7 +48,7 @@ def set_role(email: str, role: str | None) -> str:
 
 def close_request(admin_id: str, request_id: str, client: ClientInfo) -> None:
     require_admin(admin_id)
-    privacy.close_request(request_id)
+    inbox.close_request(request_id)
     audit.record(admin_id, "admin_closed_privacy_request", [request_id], client)
 
 

@@ -1,6 +1,6 @@
 """Child reports after they arrive: what an operator decides, and what a suspended account may do.
 
-A report changes nothing by itself (privacy.submit_request). An operator then suspends the
+A report changes nothing by itself (inbox.submit_request). An operator then suspends the
 account while checking (sessions ended, no sign-in, no videos, nothing erased), reinstates it,
 erases it (the same closure as DELETE /me), or dismisses the report. Each decision is one
 conditional write of the request's status with the account's, so two operators acting at once
