@@ -4,11 +4,12 @@
     python -m chalicelib.admin revoke EMAIL       take it away
     python -m chalicelib.admin requests           open privacy requests, soonest due first
     python -m chalicelib.admin inquiries          open support inquiries, soonest due first
+    python -m chalicelib.admin log                the newest operators' actions, each naming its operator
     python -m chalicelib.admin suspend|reinstate|erase|dismiss REQUEST_ID --by EMAIL
                                                   decide a child report: suspend the account while
                                                   checking, reinstate it, erase it (closed, its
                                                   subscription cancelled), or dismiss the report;
-                                                  audited under the operator's account (--by)
+                                                  audited as the operator's (--by)
 
 The admin role exists only through this command: no API call can grant it.
 """
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser(name).add_argument("email")
     commands.add_parser("requests")
     commands.add_parser("inquiries")
+    commands.add_parser("log")
     for name in reports.ACTIONS:
         decide = commands.add_parser(name)
         decide.add_argument("request_id")
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             decision = admin.decide_report(admin.operator_id(args.by), args.request_id, args.command,
                                            privacy_dependencies())
             print(json.dumps(decision, indent=2))
+        elif args.command == "log":
+            print(json.dumps(admin.operator_actions(), indent=2))
         elif args.command == "requests":
             print(json.dumps(inbox.open_requests(), indent=2))
         else:

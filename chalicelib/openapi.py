@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from chalicelib.adapters import images
-from chalicelib.services import accounts, admin, catalogue, generation, inbox, passwords, policy
+from chalicelib.services import accounts, admin, catalogue, generation, inbox, passwords, policy, reports
 
 _ERROR = {
     "type": "object",
@@ -71,6 +71,17 @@ _VIDEO = {
     },
 }
 
+# An operator's decision on a child report: the request's new status is the outcome.
+_DECISION = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": list(reports.OUTCOMES)},
+        "erasure_due_by": _TIME,
+    },
+}
+
 _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/signup"): _TOKENS,
     ("POST", "/auth/login"): _TOKENS,
@@ -100,6 +111,7 @@ _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("GET", "/videos/{video_id}/download"): {
         "type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
+    **{("POST", f"/admin/privacy-requests/{{request_id}}/{action}"): _DECISION for action in reports.ACTIONS},
 }
 
 _EMAIL = {"type": "string", "format": "email", "maxLength": 254}

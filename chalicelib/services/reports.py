@@ -19,7 +19,7 @@ from chalicelib.models import PrivacyRequest, User
 from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, audit, notices, passwords, privacy, sessions
 
-# What each decision needs the report to be, and what it makes of it (None: closed, decided).
+# What each decision needs the report to be, and the status it leaves it in.
 SUSPEND, REINSTATE, ERASE, DISMISS = "suspend", "reinstate", "erase", "dismiss"
 _FROM: dict[str, tuple[str, ...]] = {
     SUSPEND: ("open",),
@@ -29,6 +29,7 @@ _FROM: dict[str, tuple[str, ...]] = {
 }
 _TO = {SUSPEND: "suspended", REINSTATE: "reinstated", ERASE: "erased", DISMISS: "dismissed"}
 ACTIONS = tuple(_TO)
+OUTCOMES = tuple(_TO.values())
 
 
 @dataclass(frozen=True)
