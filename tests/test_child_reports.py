@@ -17,7 +17,7 @@ from conftest import get, mail_to, new_email, post, signup_body
 from chalicelib import admin as admin_command
 from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.models import AuditEntry, PrivacyRequest, User, VideoJob
-from chalicelib.services import admin, billing, inbox
+from chalicelib.services import admin, billing, inbox, privacy
 from chalicelib.wiring import billing_dependencies, privacy_dependencies
 
 VIDEO = {"prompt": "A paper boat on a rainy street", "seconds": 4, "size": "720x1280"}
@@ -147,7 +147,8 @@ class StripeAPI(stripe.HTTPClient):
         return json.dumps(answer), 200, {"request-id": "req_fake"}
 
 
-def test_erasing_a_reported_account_cancels_its_paid_subscription(client, operator, reported):
+@pytest.mark.parametrize("closure", ["an operator erases it", "its owner deletes it"])
+def test_every_closure_cancels_the_accounts_paid_subscription(client, operator, reported, closure):
     User(reported["id"]).update(actions=[
         User.subscription_provider.set("stripe"), User.subscription_id.set("sub_reported"),
         User.subscription_status.set("active"), User.plan.set("pro")])
@@ -155,8 +156,11 @@ def test_erasing_a_reported_account_cancels_its_paid_subscription(client, operat
     paying = replace(billing_dependencies(), stripe=StripePayments("sk_test_123", http_client=api))
     deps = replace(privacy_dependencies(),
                    cancel_subscription=lambda user: billing.cancel_subscription(user, paying))
-    decided = admin.decide_report(operator["id"], reported["request_id"], "erase", deps)
-    assert decided["status"] == "erased"
+    if closure == "an operator erases it":
+        admin.decide_report(operator["id"], reported["request_id"], "erase", deps)
+    else:
+        privacy.close_own_account(reported["id"], {"password": reported["password"]}, deps)
+    assert User.get(reported["id"]).status == "closed"
     ((method, url),) = api.calls
     assert method == "delete" and url.endswith("/v1/subscriptions/sub_reported")
 
