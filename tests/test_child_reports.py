@@ -178,6 +178,14 @@ def test_dismissing_a_report_closes_it_and_touches_nothing(client, operator, rep
     assert User.get(reported["id"]).status == "active"
 
 
+def test_a_child_report_is_not_closed_without_a_decision(client, operator, reported):
+    assert decide(client, operator, reported, "suspend").status_code == 200
+    refused = decide(client, operator, reported, "close")
+    assert refused.status_code == 422 and refused.json_body["error"]["field"] == "request_id"
+    assert PrivacyRequest.get(reported["request_id"]).status == "suspended"
+    assert decide(client, operator, reported, "reinstate").status_code == 200
+
+
 def test_only_a_child_report_is_decided_this_way(client, operator):
     who = account(client)
     filed = post(client, "/privacy/requests", {"type": "deletion"}, who["access_token"]).json_body

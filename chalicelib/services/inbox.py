@@ -121,13 +121,20 @@ def flag_due_requests(
 
 
 def close_request(request_id: str) -> None:
+    """Closes an answered request. Not a child report: closing one could leave its account
+    suspended with nothing left to reinstate it by; it is decided (reports.py) instead."""
     try:
         PrivacyRequest(request_id).update(
             actions=[PrivacyRequest.status.set("closed"), PrivacyRequest.is_open.remove()],
-            condition=PrivacyRequest.request_id.exists(),
+            condition=PrivacyRequest.request_id.exists() & (PrivacyRequest.type != "child_report"),
         )
     except UpdateError:
-        raise NotFound("No privacy request with this id.") from None
+        try:
+            PrivacyRequest.get(request_id[:64])
+        except PrivacyRequest.DoesNotExist:
+            raise NotFound("No privacy request with this id.") from None
+        raise InvalidInput("a child_report is closed by deciding it: suspend, reinstate, erase or "
+                           "dismiss", field="request_id") from None
 
 
 def business_days_after(start: datetime, days: int) -> datetime:
