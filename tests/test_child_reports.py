@@ -118,6 +118,7 @@ def test_a_suspended_account_is_reinstated_as_it_was(client, operator, reported)
     assert on_record("admin_reinstated_reported_account", operator, reported)
 
 
+@pytest.mark.policy("parent-report")
 def test_erasing_closes_the_account_as_deleting_it_does(client, operator, reported):
     answer = decide(client, operator, reported, "erase")
     assert answer.status_code == 200 and answer.json_body["status"] == "erased"
