@@ -18,6 +18,8 @@ from chalice.app import SQSEvent
 from chalicelib import observability, openapi
 from chalicelib.config import resource_name, settings, webhook_secret
 from chalicelib.errors import (
+    AccountSuspended,
+    AlreadyDecided,
     Busy,
     DomainError,
     EmailTaken,
@@ -43,10 +45,12 @@ from chalicelib.services import (
     catalogue,
     credits,
     generation,
+    inbox,
     policy,
     policy_notices,
     privacy,
     references,
+    reports,
     retention,
     sessions,
 )
@@ -74,6 +78,8 @@ _STATUS: dict[type[DomainError], int] = {
     NotReady: 409,
     InvalidCredentials: 401,
     InvalidToken: 401,
+    AccountSuspended: 403,
+    AlreadyDecided: 409,
     InsufficientCredits: 402,
     NotFound: 404,
     Expired: 410,
@@ -258,7 +264,12 @@ def signup() -> dict[str, Any]:
 
 @api("/auth/login", methods=("POST",))
 def login() -> dict[str, Any]:
-    return accounts.login(_body(), account_dependencies(), _client()).as_dict()
+    body = _body()
+    try:
+        return accounts.login(body, account_dependencies(), _client()).as_dict()
+    except InvalidCredentials:
+        reports.refuse_suspended_sign_in(body)  # its owner is told why, not "wrong password"
+        raise
 
 
 def _refresh_token(body: dict[str, Any]) -> str:
@@ -347,13 +358,13 @@ def export_status(export_id: str) -> dict[str, Any]:
 @api("/privacy/requests", methods=("POST",), status=201)
 def privacy_request() -> dict[str, Any]:
     """Records a privacy request (signed in, or with an email); answered within 30 days."""
-    return privacy.submit_request(_body(), _optional_user_id(), privacy_dependencies())
+    return inbox.submit_request(_body(), _optional_user_id(), privacy_dependencies(), _client())
 
 
 @api("/support", methods=("POST",), status=201)
 def support_inquiry() -> dict[str, Any]:
     """Records a support message; answered within three business days."""
-    return privacy.submit_support(_body(), _optional_user_id(), privacy_dependencies())
+    return inbox.submit_support(_body(), _optional_user_id(), privacy_dependencies(), _client())
 
 
 @api("/me/policy-acceptance", methods=("POST",))
@@ -489,7 +500,7 @@ def video_webhook() -> dict[str, Any]:
 def admin_privacy_requests() -> dict[str, Any]:
     """Open privacy requests, soonest due first."""
     admin.require_admin(_user_id())
-    return {"requests": privacy.open_requests()}
+    return {"requests": inbox.open_requests()}
 
 
 @api("/admin/privacy-requests/{request_id}/close", methods=("POST",))
@@ -498,11 +509,39 @@ def admin_close_privacy_request(request_id: str) -> dict[str, Any]:
     return {"id": request_id, "status": "closed"}
 
 
+def _decide_report(request_id: str, action: str) -> dict[str, Any]:
+    return admin.decide_report(_user_id(), request_id, action, privacy_dependencies(), _client())
+
+
+@api("/admin/privacy-requests/{request_id}/suspend", methods=("POST",))
+def admin_suspend_reported_account(request_id: str) -> dict[str, Any]:
+    """Suspends the account a child report names while it is checked: signed out, no sign-in."""
+    return _decide_report(request_id, reports.SUSPEND)
+
+
+@api("/admin/privacy-requests/{request_id}/reinstate", methods=("POST",))
+def admin_reinstate_reported_account(request_id: str) -> dict[str, Any]:
+    """Gives a suspended account back to its owner; the report is closed as reinstated."""
+    return _decide_report(request_id, reports.REINSTATE)
+
+
+@api("/admin/privacy-requests/{request_id}/erase", methods=("POST",))
+def admin_erase_reported_account(request_id: str) -> dict[str, Any]:
+    """Closes a reported child's account as DELETE /me does (subscription cancelled), to be erased."""
+    return _decide_report(request_id, reports.ERASE)
+
+
+@api("/admin/privacy-requests/{request_id}/dismiss", methods=("POST",))
+def admin_dismiss_child_report(request_id: str) -> dict[str, Any]:
+    """Closes a child report that needs nothing done; the account was never touched."""
+    return _decide_report(request_id, reports.DISMISS)
+
+
 @api("/admin/support")
 def admin_support_inquiries() -> dict[str, Any]:
     """Open support inquiries, soonest due first."""
     admin.require_admin(_user_id())
-    return {"inquiries": privacy.open_inquiries()}
+    return {"inquiries": inbox.open_inquiries()}
 
 
 @api("/admin/credits", methods=("POST",))
@@ -568,7 +607,7 @@ def purge_expired_exports(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def flag_due_privacy_requests(event: Any) -> dict[str, int]:
     """Tells the operators of privacy requests due within a week or overdue."""
-    return {"flagged": privacy.flag_due_requests(privacy_dependencies())}
+    return {"flagged": inbox.flag_due_requests(privacy_dependencies())}
 
 
 @app.on_sqs_message(queue=resource_name("notices"), batch_size=1)

@@ -254,6 +254,17 @@ def every_route(api: Api) -> None:
     api.measure("POST", "/admin/credits", 200, {"user_id": user_id, "amount": 10, "reason": "bench"},
                 op_token)
     api.measure("POST", "/admin/policy/publish", 202, {"version": version}, op_token)
+    # Child reports naming one account: one dismissed, one suspended then reinstated, one erased.
+    dave = f"dave-{uuid.uuid4().hex[:8]}@example.com"
+    api.send("POST", "/auth/signup", signup_body(dave))
+    dismissed, suspended, erased = (
+        api.send("POST", "/privacy/requests", {"type": "child_report", "email": carol,
+                                               "child_email": dave}).json_body["id"]
+        for _ in range(3))
+    for action, report in (("dismiss", dismissed), ("suspend", suspended), ("reinstate", suspended),
+                           ("erase", erased)):
+        api.measure("POST", f"/admin/privacy-requests/{{request_id}}/{action}", 200, {}, op_token,
+                    request_id=report)
 
     # --- last, as it closes the account
     bob_token = api.send("POST", "/auth/login",

@@ -52,6 +52,17 @@ class AccountGone(InvalidToken):
         super().__init__("This account is closed; its sessions have ended.")
 
 
+class AccountSuspended(DomainError):
+    """Raised at sign-in, with the right password, while an operator reviews a report about the
+    account; nothing in it is erased, and it can be reinstated."""
+
+    code = "account_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("This account is suspended while we review a report about it. Write to "
+                         "contact@aisora2.com if you are its owner and 13 or older.")
+
+
 class NotFound(DomainError):
     """Raised for an unknown resource and for one that belongs to another user."""
 
@@ -122,3 +133,10 @@ class LimitReached(DomainError):
     """Raised when a plan's fair-use limit (videos at once, videos a day) is reached."""
 
     code = "limit_reached"
+
+
+class AlreadyDecided(DomainError):
+    """Raised for an operator action on a privacy request (or account) no longer in the state it
+    needs: decided already, or changed meanwhile."""
+
+    code = "already_decided"

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from chalicelib.adapters import images
-from chalicelib.services import accounts, admin, catalogue, generation, passwords, policy, privacy
+from chalicelib.services import accounts, admin, catalogue, generation, inbox, passwords, policy, reports
 
 _ERROR = {
     "type": "object",
@@ -71,6 +71,17 @@ _VIDEO = {
     },
 }
 
+# An operator's decision on a child report: the request's new status is the outcome.
+_DECISION = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": list(reports.OUTCOMES)},
+        "erasure_due_by": _TIME,
+    },
+}
+
 _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/signup"): _TOKENS,
     ("POST", "/auth/login"): _TOKENS,
@@ -100,6 +111,7 @@ _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("GET", "/videos/{video_id}/download"): {
         "type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
+    **{("POST", f"/admin/privacy-requests/{{request_id}}/{action}"): _DECISION for action in reports.ACTIONS},
 }
 
 _EMAIL = {"type": "string", "format": "email", "maxLength": 254}
@@ -159,13 +171,13 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/me/policy-acceptance"): _object(
         ["version"], {"version": {"type": "string", "enum": [policy.in_force().version]}}),
     ("POST", "/privacy/requests"): _object(["type"], {
-        "type": {"type": "string", "enum": list(privacy.REQUEST_TYPES)},
-        "message": {"type": "string", "maxLength": privacy.MAX_MESSAGE},
+        "type": {"type": "string", "enum": list(inbox.REQUEST_TYPES)},
+        "message": {"type": "string", "maxLength": inbox.MAX_MESSAGE},
         "email": {**_EMAIL, "description": "Required without signing in; refused when signed in."},
         "child_email": {**_EMAIL, "description": "Required for a child_report; refused otherwise."},
     }),
     ("POST", "/support"): _object(["email", "subject", "message"], {
-        "email": _EMAIL, "subject": _text(200), "message": _text(privacy.MAX_MESSAGE)}),
+        "email": _EMAIL, "subject": _text(200), "message": _text(inbox.MAX_MESSAGE)}),
     ("POST", "/videos"): _object(["prompt"], {
         "prompt": _text(generation.MAX_PROMPT),
         "model": {"type": "string", "enum": list(catalogue.MODELS)},

@@ -127,7 +127,7 @@ ACCESS: dict[str, Access] = {
             "sessions": "read delete",
             "tokens": "read delete",
             "audit": "read delete",
-            "privacy-requests": "read delete",
+            "privacy-requests": "read scan delete",  # scanned for requests naming the person
             "support": "read delete",
             "local-checkouts": "read delete",
             "credit-ledger": "read put delete",  # rows are kept, pseudonymised

@@ -5,10 +5,11 @@ Every test gets its own users (unique emails), so tests share the tables without
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,26 @@ def client(world: LocalResources) -> Iterator[Client]:
 
     with Client(app, stage_name="dev") as test_client:
         yield test_client
+
+
+_ADDRESSES = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def client_address(monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """Each test calls from its own client address (198.18.0.0/15, kept for testing), as it has
+    its own users: a limit per address counts that test's requests, not the whole run's. Call the
+    fixture's value to move the test to another fresh address; it returns the address."""
+    from chalice.local import LambdaEventConverter
+
+    def move() -> str:
+        n = next(_ADDRESSES)
+        address = f"198.{18 + n // 65536 % 2}.{n // 256 % 256}.{n % 256}"
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+        return address
+
+    move()
+    return move
 
 
 def new_email() -> str:

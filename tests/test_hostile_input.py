@@ -19,7 +19,7 @@ from conftest import empty_queue, get, new_email, post, signup_body
 from app import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from chalicelib import admin as admin_command
 from chalicelib.models import EmailClaim, SupportInquiry
-from chalicelib.services import generation, privacy
+from chalicelib.services import generation, inbox
 
 JSON = "application/json"
 SECRETS = {
@@ -400,7 +400,7 @@ def test_a_support_message_at_the_edges_of_unicode_is_kept_exactly(client, opera
     assert [i["subject"] for i in listed if i["id"] == response.json_body["id"]] == [text.strip()]
 
 
-@pytest.mark.parametrize(("field", "size"), [("message", privacy.MAX_MESSAGE + 1), ("subject", 201)])
+@pytest.mark.parametrize(("field", "size"), [("message", inbox.MAX_MESSAGE + 1), ("subject", 201)])
 def test_a_support_message_over_its_length_is_422_and_not_kept(client, field, size):
     body = support_body(**{field: "🎞" * size})
     assert refused(post(client, "/support", body), 422)["field"] == field

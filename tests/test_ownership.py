@@ -65,6 +65,10 @@ def test_another_users_upload_cannot_be_used_as_a_reference(client, owner_and_st
 @pytest.mark.policy("access-control")
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/admin/privacy-requests/{request}/close"),
+    ("POST", "/admin/privacy-requests/{request}/suspend"),
+    ("POST", "/admin/privacy-requests/{request}/reinstate"),
+    ("POST", "/admin/privacy-requests/{request}/erase"),
+    ("POST", "/admin/privacy-requests/{request}/dismiss"),
     ("GET", "/admin/privacy-requests"),
     ("GET", "/admin/support"),
 ])

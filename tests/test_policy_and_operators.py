@@ -12,7 +12,7 @@ from conftest import empty_queue, get, mail_to, post, signup_body
 from chalicelib import admin as admin_command
 from chalicelib import aws
 from chalicelib.models import AuditEntry, LedgerEntry
-from chalicelib.services import policy, policy_notices
+from chalicelib.services import admin, policy, policy_notices
 from chalicelib.wiring import notice_dependencies
 
 FIRST = policy.VERSIONS[0]
@@ -117,7 +117,8 @@ def operator(client):
     body = signup_body()
     post(client, "/auth/signup", body)
     assert admin_command.main(["grant", body["email"]]) == 0
-    return post(client, "/auth/login", {"email": body["email"], "password": body["password"]}).json_body
+    tokens = post(client, "/auth/login", {"email": body["email"], "password": body["password"]}).json_body
+    return {**body, **tokens}
 
 
 @pytest.mark.parametrize("path", ["/admin/privacy-requests", "/admin/support"])
@@ -144,8 +145,25 @@ def test_operators_see_requests_by_due_date_and_close_them(client, user, operato
     still_open = get(client, "/admin/privacy-requests", token).json_body["requests"]
     assert request_id not in [r["id"] for r in still_open]
     operator_id = get(client, "/me", token).json_body["id"]
-    actions = [e.action for e in AuditEntry.query(operator_id)]
-    assert "admin_closed_privacy_request" in actions
+    closed = {"action": "admin_closed_privacy_request", "fields": [operator_id, request_id]}
+    assert closed in [{"action": a["action"], "fields": a["fields"]} for a in admin.operator_actions()]
+
+
+def test_an_operators_actions_stay_on_record_when_their_account_is_erased(client, user, operator):
+    from chalicelib.services import privacy
+    from chalicelib.wiring import privacy_dependencies
+
+    token = operator["access_token"]
+    operator_id = get(client, "/me", token).json_body["id"]
+    request_id = post(client, "/privacy/requests", {"type": "other"}, user["access_token"]).json_body["id"]
+    assert post(client, f"/admin/privacy-requests/{request_id}/close", {}, token).status_code == 200
+    closing = client.http.request("DELETE", "/me", body=json.dumps({"password": operator["password"]}),
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "Content-Type": "application/json"})
+    assert closing.status_code == 202
+    assert privacy.erase_account(operator_id, privacy_dependencies()) == 1
+    assert list(AuditEntry.query(operator_id)) == []  # their own account's trail went with it
+    assert [operator_id, request_id] in [a["fields"] for a in admin.operator_actions()]
 
 
 def test_operators_adjust_credits_with_a_reason_in_the_ledger(client, user, operator):

@@ -22,7 +22,7 @@ from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderStatus
 from chalicelib.models import ALL_MODELS, DataExport, LedgerEntry
-from chalicelib.services import generation, privacy
+from chalicelib.services import generation, inbox, privacy
 
 VIDEO = {"prompt": "A lantern floating over a dark lake", "seconds": 4, "size": "720x1280"}
 
@@ -191,6 +191,10 @@ def test_erasure_leaves_only_pseudonymised_ledger_rows(client, world, video_of):
     assert references.validate_upload(upload_key, store) == "ready"
     post(client, "/privacy/requests", {"type": "deletion", "message": "erase me"}, token)
     post(client, "/support", {"email": account["email"], "subject": "hi", "message": "bye"})
+    # Sent from the address without signing in, and a report naming the account.
+    post(client, "/privacy/requests", {"type": "access", "email": account["email"]})
+    post(client, "/privacy/requests", {"type": "child_report", "email": new_email(),
+                                       "child_email": account["email"]})
     post(client, "/me/export", {}, token)
     run_export_worker(client, world)
     post(client, "/auth/password-reset", {"email": account["email"]})
@@ -252,7 +256,7 @@ def test_a_privacy_request_is_due_in_30_days_and_operators_see_it_by_due_date(cl
     body = response.json_body
     received, due = datetime.fromisoformat(body["received_at"]), datetime.fromisoformat(body["due_at"])
     assert due - received == timedelta(days=30)
-    listed = privacy.open_requests()
+    listed = inbox.open_requests()
     assert body["id"] in [r["id"] for r in listed]
     assert [r["due_at"] for r in listed] == sorted(r["due_at"] for r in listed)
     assert "privacy request" in mail_to(user["email"])[-1]["subject"]
@@ -265,9 +269,9 @@ def test_requests_near_their_due_date_are_flagged_once(client, user):
     body = post(client, "/privacy/requests", {"type": "other", "message": "question"},
                 user["access_token"]).json_body
     later = datetime.fromisoformat(body["due_at"]) - timedelta(days=6)
-    assert privacy.flag_due_requests(privacy_dependencies(), now=later) >= 1
-    assert privacy.flag_due_requests(privacy_dependencies(), now=later) == 0
-    assert body["id"] in mail_to(privacy.OPERATORS)[-1]["body"]
+    assert inbox.flag_due_requests(privacy_dependencies(), now=later) >= 1
+    assert inbox.flag_due_requests(privacy_dependencies(), now=later) == 0
+    assert body["id"] in mail_to(inbox.OPERATORS)[-1]["body"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -282,24 +286,39 @@ def test_a_bad_privacy_request_names_the_field(client, body, field):
 
 
 @pytest.mark.policy("parent-report")
-def test_a_parents_report_suspends_the_childs_account_then_erases_it(client):
+def test_a_parents_report_leaves_the_account_working_and_tells_its_owner_not_who_reported(client):
     child = signup_body()
-    post(client, "/auth/signup", child)
+    signed_up = post(client, "/auth/signup", child).json_body
+    parent = new_email()
     report = post(client, "/privacy/requests", {
-        "type": "child_report", "email": new_email(), "child_email": child["email"],
-        "message": "My daughter is 11."})
+        "type": "child_report", "email": parent, "child_email": child["email"],
+        "message": "I am Jane Roe, her mother: my daughter is 11."})
     assert report.status_code == 201
-    assert login(client, child["email"], child["password"]).status_code == 401
-    from chalicelib.models import User
-    from chalicelib.wiring import privacy_dependencies
+    # Nothing was closed or suspended: the sessions go on and the owner can still sign in.
+    assert get(client, "/me", signed_up["access_token"]).json_body["email"] == child["email"]
+    assert post(client, "/auth/refresh", {"refresh_token": signed_up["refresh_token"]}).status_code == 200
+    assert login(client, child["email"], child["password"]).status_code == 200
+    from chalicelib.models import PrivacyRequest, User
 
-    (closed,) = [u for u in User.scan(User.email == child["email"])]
-    assert closed.status == "closed"
-    now = datetime.now(UTC)
-    privacy.erase_due_accounts(privacy_dependencies(), now=now + timedelta(hours=1))
-    assert [u for u in User.scan(User.email == child["email"])] != []
-    privacy.erase_due_accounts(privacy_dependencies(), now=now + timedelta(hours=25))
-    assert [u for u in User.scan(User.email == child["email"])] == []
+    (account,) = [u for u in User.scan(User.email == child["email"])]
+    assert account.status == "active" and account.erasure_queue is None
+    stored = PrivacyRequest.get(report.json_body["id"])
+    assert (stored.status, stored.subject_user_id) == ("open", account.user_id)
+    # The owner is told, in words that name neither the reporter nor what they wrote.
+    (told,) = [m for m in mail_to(child["email"]) if "report" in m["subject"]]
+    for secret in (parent, "Jane", "Roe", "mother", "daughter"):
+        assert secret not in told["subject"] + told["body"]
+    # And the reporter's acknowledgement is fixed text too, with none of theirs.
+    (ack,) = mail_to(parent)
+    assert "Jane" not in ack["subject"] + ack["body"] and report.json_body["id"] in ack["body"]
+
+
+def test_a_report_naming_no_account_is_recorded_and_mails_only_the_reporter(client):
+    nobody, parent = new_email(), new_email()
+    report = post(client, "/privacy/requests", {"type": "child_report", "email": parent,
+                                                "child_email": nobody})
+    assert report.status_code == 201  # the same answer: it says nothing of who has an account
+    assert mail_to(nobody) == [] and len(mail_to(parent)) == 1
 
 
 @pytest.mark.policy("support-3-business-days")
@@ -311,7 +330,7 @@ def test_support_is_acknowledged_and_due_in_three_business_days(client):
     assert response.status_code == 201
     assert response.json_body["respond_by"].startswith("2026-12-02")  # Wednesday
     assert "We received your message" in mail_to(email)[-1]["subject"]
-    assert response.json_body["id"] in [i["id"] for i in privacy.open_inquiries()]
+    assert response.json_body["id"] in [i["id"] for i in inbox.open_inquiries()]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -322,3 +341,80 @@ def test_support_is_acknowledged_and_due_in_three_business_days(client):
 def test_a_bad_support_message_names_the_field(client, body, field):
     response = post(client, "/support", body)
     assert response.status_code == 422 and response.json_body["error"]["field"] == field
+
+
+# --- mail to an address someone typed: limited, and in our own words only ----------------------
+
+# Mid-hour on a weekday, so that no test's run straddles a limit's window.
+STEADY = datetime(2026, 12, 2, 12, 30, tzinfo=UTC)
+
+
+def support(client, email, text="Help"):
+    return post(client, "/support", {"email": email, "subject": text, "message": text})
+
+
+@time_machine.travel(STEADY)
+def test_support_to_one_address_is_refused_past_a_handful_and_mailed_at_most_that_often(
+        client, client_address):
+    from chalicelib.models import SupportInquiry
+
+    email = new_email()
+    for _ in range(inbox.TO_ONE_RECIPIENT.allowed):
+        client_address()  # each from another network: the recipient's own limit is what stops them
+        assert support(client, email).status_code == 201
+    client_address()
+    refused = support(client, email)
+    assert refused.status_code == 429 and refused.json_body["error"]["code"] == "too_many_attempts"
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert len(mail_to(email)) == inbox.TO_ONE_RECIPIENT.allowed
+    assert len(list(SupportInquiry.by_email.query(email))) == inbox.TO_ONE_RECIPIENT.allowed
+
+
+@time_machine.travel(STEADY)
+def test_support_from_one_client_address_is_refused_past_its_limit(client):
+    for _ in range(inbox.SUPPORT_PER_ADDRESS.allowed):
+        assert support(client, new_email()).status_code == 201
+    from chalicelib.models import SupportInquiry
+
+    stranger = new_email()
+    refused = support(client, stranger)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert mail_to(stranger) == [] and list(SupportInquiry.by_email.query(stranger)) == []
+
+
+@time_machine.travel(STEADY)
+def test_anonymous_privacy_requests_to_one_address_are_refused_past_a_handful(client, client_address):
+    from chalicelib.models import PrivacyRequest
+
+    email = new_email()
+    for _ in range(inbox.TO_ONE_RECIPIENT.allowed):
+        client_address()
+        assert post(client, "/privacy/requests", {"type": "other", "email": email}).status_code == 201
+    client_address()
+    refused = post(client, "/privacy/requests", {"type": "other", "email": email})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert len(mail_to(email)) == inbox.TO_ONE_RECIPIENT.allowed
+    stored = [r for r in PrivacyRequest.scan(PrivacyRequest.contact_email == email)]
+    assert len(stored) == inbox.TO_ONE_RECIPIENT.allowed
+
+
+@time_machine.travel(STEADY)
+def test_privacy_requests_from_one_client_address_are_refused_past_its_limit(client):
+    for _ in range(inbox.REQUESTS_PER_ADDRESS.allowed):
+        assert post(client, "/privacy/requests", {"type": "other", "email": new_email()}).status_code == 201
+    stranger = new_email()
+    refused = post(client, "/privacy/requests", {"type": "other", "email": stranger})
+    assert refused.status_code == 429 and mail_to(stranger) == []
+
+
+def test_acknowledgements_quote_nothing_the_sender_wrote(client):
+    lure = "Your account is locked, sign in at evil.example.net"
+    by_support, by_request = new_email(), new_email()
+    assert support(client, by_support, lure).status_code == 201
+    assert post(client, "/privacy/requests", {"type": "other", "email": by_request,
+                                              "message": lure}).status_code == 201
+    (support_ack,), (request_ack,) = mail_to(by_support), mail_to(by_request)
+    assert support_ack["subject"] == "We received your message"
+    assert request_ack["subject"] == "We received your privacy request"
+    for ack in (support_ack, request_ack):
+        assert "evil" not in ack["subject"] and "evil" not in ack["body"]

@@ -31,10 +31,15 @@ class PrivacyRequest(BaseModel):
     user_id = UnicodeAttribute(null=True)  # absent when the sender has no account (a parent)
     contact_email = UnicodeAttribute(null=True)
     subject_email = UnicodeAttribute(null=True)  # the child's account, for a parent's report
+    # The account that used subject_email when the report arrived (none if no account did).
+    subject_user_id = UnicodeAttribute(null=True)
     message = UnicodeAttribute(default="")
     received_at = UTCDateTimeAttribute(default=utcnow)
     due_at = UTCDateTimeAttribute()
     flagged_at = UTCDateTimeAttribute(null=True)
+    # A child report's outcome is its status: open, suspended, then reinstated or erased; or
+    # dismissed. The operator who decided, and when, are in the operator's audit trail.
+    decided_at = UTCDateTimeAttribute(null=True)
     is_open = UnicodeAttribute(null=True)  # "open" while open: the sparse index's key
 
     open_by_due = OpenByDue()

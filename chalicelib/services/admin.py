@@ -1,6 +1,6 @@
 """What operators may do, and the one check that they may: the `admin` role on their account,
 granted only by the management command (`python -m chalicelib.admin`), never by the API.
-Every action is audited under the operator's account."""
+Every action is audited in the operators' own trail, naming the operator."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ from typing import Any
 
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import EmailClaim, User
-from chalicelib.services import accounts, audit, credits, policy_notices, privacy
+from chalicelib.services import accounts, audit, credits, inbox, policy_notices, privacy, reports
 from chalicelib.services.client_info import ClientInfo
 
 MAX_ADJUSTMENT = 100_000
+# The audit partition of operators' actions. Not the operator's account's own trail: erasing an
+# operator's account erases that, and must not erase the record of what they did.
+OPERATORS_TRAIL = "operators"
+
+
+def _record(admin_id: str, action: str, fields: list[str], client: ClientInfo | None) -> None:
+    audit.record(OPERATORS_TRAIL, action, [admin_id, *fields], client)
+
+
+def operator_actions(limit: int = 100) -> list[dict[str, object]]:
+    """The newest operators' actions: each with the operator's account id as its first field."""
+    return audit.trail(OPERATORS_TRAIL, limit)
 
 
 def require_admin(user_id: str) -> User:
@@ -23,12 +35,23 @@ def require_admin(user_id: str) -> User:
     return user
 
 
-def set_role(email: str, role: str | None) -> str:
-    """For the management command only."""
+def _account_id(email: str) -> str:
     try:
-        user_id = EmailClaim.get(accounts.normalise_email(email)).user_id
+        return EmailClaim.get(accounts.normalise_email(email)).user_id
     except EmailClaim.DoesNotExist:
         raise NotFound(f"no account uses {email}") from None
+
+
+def operator_id(email: str) -> str:
+    """For the management command: the operator acting, by their account's email (an admin's)."""
+    user_id = _account_id(email)
+    require_admin(user_id)
+    return user_id
+
+
+def set_role(email: str, role: str | None) -> str:
+    """For the management command only."""
+    user_id = _account_id(email)
     user = accounts.get_user(user_id)
     user.update(actions=[User.role.set(role)] if role else [User.role.remove()])
     audit.record(user_id, "role_granted" if role else "role_revoked", ["role"])
@@ -37,8 +60,26 @@ def set_role(email: str, role: str | None) -> str:
 
 def close_request(admin_id: str, request_id: str, client: ClientInfo) -> None:
     require_admin(admin_id)
-    privacy.close_request(request_id)
-    audit.record(admin_id, "admin_closed_privacy_request", [request_id], client)
+    inbox.close_request(request_id)
+    _record(admin_id, "admin_closed_privacy_request", [request_id], client)
+
+
+_DECISION_AUDIT = {
+    reports.SUSPEND: "admin_suspended_reported_account",
+    reports.REINSTATE: "admin_reinstated_reported_account",
+    reports.ERASE: "admin_erased_reported_account",
+    reports.DISMISS: "admin_dismissed_child_report",
+}
+
+
+def decide_report(admin_id: str, request_id: str, action: str, deps: privacy.PrivacyDeps,
+                  client: ClientInfo | None = None) -> dict[str, Any]:
+    """Suspends, reinstates or erases a reported account, or dismisses the report; audited with
+    the operator, the request and the account it acted on."""
+    require_admin(admin_id)
+    decision = reports.decide(request_id, action, deps)
+    _record(admin_id, _DECISION_AUDIT[action], [decision.request_id, decision.user_id or "-"], client)
+    return decision.as_dict()
 
 
 def adjust_credits(admin_id: str, body: dict[str, Any], client: ClientInfo) -> dict[str, Any]:
@@ -51,7 +92,7 @@ def adjust_credits(admin_id: str, body: dict[str, Any], client: ClientInfo) -> d
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise InvalidInput("reason is required (at most 500 characters)", field="reason")
     balance = credits.apply(user_id, amount, "adjustment", f"adjustment:{uuid.uuid4().hex}")
-    audit.record(admin_id, "admin_adjusted_credits", [user_id, str(amount)], client)
+    _record(admin_id, "admin_adjusted_credits", [user_id, str(amount)], client)
     return {"user_id": user_id, "balance": balance}
 
 
@@ -60,5 +101,5 @@ def publish_policy(admin_id: str, body: dict[str, Any], deps: policy_notices.Not
     require_admin(admin_id)
     version = body.get("version")
     result = policy_notices.publish(version if isinstance(version, str) else "", deps)
-    audit.record(admin_id, "admin_published_policy", [str(version)], client)
+    _record(admin_id, "admin_published_policy", [str(version)], client)
     return result

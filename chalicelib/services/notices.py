@@ -4,6 +4,7 @@ which browsers never send to a server, so no access log ever holds one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -61,4 +62,60 @@ def policy_changed(base_url: str, version: str, summary: str, effective: str) ->
         f"Read it at {base_url}/#/privacy . We will ask you to accept it when you next sign in.\n"
         "This is a service notice about your account, sent even if you opted out of marketing."
         + _SIGNATURE,
+    )
+
+
+# --- privacy requests, support and reports (fixed words: nothing a sender typed goes in) -----
+
+
+def request_received(kind: str, received: datetime, due: datetime, reference: str) -> Notice:
+    return Notice(
+        "We received your privacy request",
+        f"We received your {kind.replace('_', ' ')} request on {received:%Y-%m-%d} and will answer "
+        f"by {due:%Y-%m-%d}. Its reference is {reference}." + _SIGNATURE,
+    )
+
+
+def support_received(due: datetime, reference: str) -> Notice:
+    return Notice(
+        "We received your message",
+        f"Thank you for writing to AISora2. We will answer by {due:%A %Y-%m-%d}. "
+        f"Your reference is {reference}." + _SIGNATURE,
+    )
+
+
+def child_reported() -> Notice:
+    return Notice(
+        "A report about your AISora2 account",
+        "We received a report that your AISora2 account may belong to a child under 13. Nothing "
+        "has changed on your account: a person on our team will review the report.\n"
+        "If you are 13 or older, you need do nothing; you may write to contact@aisora2.com to "
+        "tell us so. We do not say who sent a report." + _SIGNATURE,
+    )
+
+
+def account_suspended() -> Notice:
+    return Notice(
+        "Your AISora2 account is suspended",
+        "While we review a report that your account may belong to a child under 13, your account "
+        "is suspended: every device was signed out and you cannot sign in or make videos. Nothing "
+        "has been deleted.\n"
+        "If you are 13 or older, write to contact@aisora2.com and we will reinstate it." + _SIGNATURE,
+    )
+
+
+def account_reinstated() -> Notice:
+    return Notice(
+        "Your AISora2 account is available again",
+        "We reviewed the report about your account and reinstated it: you can sign in again, "
+        "and everything in it is as it was." + _SIGNATURE,
+    )
+
+
+def account_closed_on_review(erasure_due_by: datetime) -> Notice:
+    return Notice(
+        "Your AISora2 account is closed",
+        "We reviewed a report that your account belongs to a child under 13 and closed it. Any "
+        "paid subscription is cancelled, and the account's data will be erased by "
+        f"{erasure_due_by:%Y-%m-%d %H:%M} UTC." + _SIGNATURE,
     )

@@ -1,5 +1,5 @@
 """The privacy rights the policy promises: access and portability (exports), deletion
-(closing an account, then erasing it), consent, privacy requests and the support inbox."""
+(closing an account, then erasing it) and consent. Requests and support are in inbox.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,22 +34,14 @@ from chalicelib.models import (
     VideoJob,
 )
 from chalicelib.models.base import transaction, utcnow
-from chalicelib.services import accounts, audit, credits, passwords, policy, sessions
+from chalicelib.services import accounts, audit, credits, notices, passwords, sessions
 from chalicelib.services.client_info import ClientInfo
 
 log = logging.getLogger(__name__)
 
-REQUEST_TYPES = ("access", "correction", "deletion", "objection", "withdrawal", "child_report", "other")
 # The policy allows 30 days; the erasure sweep runs hourly, so this is the promise we make.
 ERASURE_PROMISE = timedelta(hours=24)
-# A parent's report suspends the account at once; erasure waits a day for an operator to
-# catch a malicious report.
-CHILD_REPORT_REVIEW = timedelta(hours=24)
 EXPORT_LIFETIME = timedelta(days=7)
-SUPPORT_BUSINESS_DAYS = 3
-OPERATORS = "contact@aisora2.com"
-MAX_MESSAGE = 5000
-
 
 @dataclass(frozen=True)
 class PrivacyDeps:
@@ -62,22 +54,16 @@ class PrivacyDeps:
     cancel_subscription: Callable[[User], None]
 
 
-def _text(body: dict[str, Any], field: str, limit: int, required: bool = True) -> str:
-    value = body.get(field, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"{field} must have at most {limit} characters", field=field)
-    return value.strip()
-
-
 def _mail(deps: PrivacyDeps, to: str, subject: str, text: str) -> None:
     try:
         deps.mailer.send(to, subject, text)
     except Exception as exc:
-        # Neither the subject (a support acknowledgement quotes the person's own) nor the
-        # error text (a mail service's names the address): the class only.
+        # The class only: a mail service's error text can name the address.
         log.error("could not send a mail: %s", type(exc).__name__)
+
+
+def send(deps: PrivacyDeps, to: str, notice: notices.Notice) -> None:
+    _mail(deps, to, notice.subject, notice.text)
 
 
 # --- consent --------------------------------------------------------------------------------
@@ -110,128 +96,13 @@ def may_send_marketing(user: User) -> bool:
     return user.status == "active" and bool(user.marketing_opt_in)
 
 
-# --- privacy requests and support -----------------------------------------------------------
-
-
-def submit_request(
-    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, now: datetime | None = None
-) -> dict[str, Any]:
-    now = now or utcnow()
-    kind = body.get("type")
-    if kind not in REQUEST_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(REQUEST_TYPES)}", field="type")
-    message = _text(body, "message", MAX_MESSAGE, required=False)
-    # A field that does not apply is refused, not silently dropped.
-    if user_id is not None and "email" in body:
-        raise InvalidInput("email is for requests made without signing in; we answer yours at "
-                           "your account's address", field="email")
-    if kind != "child_report" and "child_email" in body:
-        raise InvalidInput("child_email is only for a child_report", field="child_email")
-    contact = None
-    if user_id is None:
-        contact = accounts.normalise_email(body.get("email"))
-    subject_email = None
-    if kind == "child_report":
-        subject_email = accounts.normalise_email(body.get("child_email"), field="child_email")
-    request = PrivacyRequest(
-        uuid.uuid4().hex, type=kind, user_id=user_id, contact_email=contact,
-        subject_email=subject_email, message=message, received_at=now,
-        due_at=now + timedelta(days=policy.RESPONSE_DAYS), is_open="open",
-    )
-    request.save()
-    if subject_email:
-        child = accounts.user_by_email(subject_email)
-        if child is not None and child.status == "active":
-            close(child, now + CHILD_REPORT_REVIEW, "closed_on_child_report")
-    reply_to = accounts.get_user(user_id).email if user_id else contact
-    if reply_to:
-        _mail(deps, reply_to, "We received your privacy request",
-              f"We received your {kind.replace('_', ' ')} request on {now:%Y-%m-%d} and will answer by "
-              f"{request.due_at:%Y-%m-%d}. Its reference is {request.request_id}.\n\n-- \nAISora2")
-    return {"id": request.request_id, "type": kind, "received_at": now.isoformat(),
-            "due_at": request.due_at.isoformat(), "status": "open"}
-
-
-def open_requests() -> list[dict[str, Any]]:
-    """What operators must answer, soonest due first."""
-    return [
-        {"id": r.request_id, "type": r.type, "received_at": r.received_at.isoformat(),
-         "due_at": r.due_at.isoformat(), "flagged": r.flagged_at is not None}
-        for r in PrivacyRequest.open_by_due.query("open")
-    ]
-
-
-def flag_due_requests(
-    deps: PrivacyDeps, now: datetime | None = None, warn: timedelta = timedelta(days=7)
-) -> int:
-    """Flags open requests due within `warn` (or overdue) and tells the operators, once each."""
-    now = now or utcnow()
-    flagged = []
-    for request in PrivacyRequest.open_by_due.query("open", PrivacyRequest.due_at <= now + warn):
-        if request.flagged_at is not None:
-            continue
-        request.update(actions=[PrivacyRequest.flagged_at.set(now)])
-        flagged.append(request)
-    if flagged:
-        lines = [f"{r.request_id}  {r.type:13}  due {r.due_at:%Y-%m-%d}" for r in flagged]
-        _mail(deps, OPERATORS, f"{len(flagged)} privacy request(s) near or past due", "\n".join(lines))
-    return len(flagged)
-
-
-def close_request(request_id: str) -> None:
-    try:
-        PrivacyRequest(request_id).update(
-            actions=[PrivacyRequest.status.set("closed"), PrivacyRequest.is_open.remove()],
-            condition=PrivacyRequest.request_id.exists(),
-        )
-    except UpdateError:
-        raise NotFound("No privacy request with this id.") from None
-
-
-def business_days_after(start: datetime, days: int) -> datetime:
-    moment = start
-    while days:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
-
-
-def submit_support(
-    body: dict[str, Any], user_id: str | None, deps: PrivacyDeps, now: datetime | None = None
-) -> dict[str, Any]:
-    now = now or utcnow()
-    email = accounts.normalise_email(body.get("email"))
-    subject = _text(body, "subject", 200)
-    message = _text(body, "message", MAX_MESSAGE)
-    inquiry = SupportInquiry(
-        uuid.uuid4().hex, email=email, user_id=user_id, subject=subject, message=message,
-        received_at=now, due_at=business_days_after(now, SUPPORT_BUSINESS_DAYS), is_open="open",
-    )
-    inquiry.save()
-    _mail(deps, email, f"We received your message: {subject[:80]}",
-          f"Thank you for writing to AISora2. We will answer by {inquiry.due_at:%A %Y-%m-%d}. "
-          f"Your reference is {inquiry.inquiry_id}.\n\n-- \nAISora2")
-    return {
-        "id": inquiry.inquiry_id,
-        "received_at": now.isoformat(),
-        "respond_by": inquiry.due_at.isoformat(),
-    }
-
-
-def open_inquiries() -> list[dict[str, Any]]:
-    return [
-        {"id": i.inquiry_id, "subject": i.subject, "received_at": i.received_at.isoformat(),
-         "respond_by": i.due_at.isoformat()}
-        for i in SupportInquiry.open_by_due.query("open")
-    ]
-
-
 # --- closing and erasing an account ---------------------------------------------------------
 
 
-def close(user: User, erase_after: datetime, action: str) -> datetime:
-    """Disables the account at once and queues its erasure. The email is freed at once."""
+def close(user: User, erase_after: datetime, action: str, deps: PrivacyDeps) -> datetime:
+    """Disables the account (active or suspended) at once and queues its erasure. A paid
+    subscription is stopped at its provider first, whoever closes it; the email is freed at once."""
+    deps.cancel_subscription(user)
     now = utcnow()
     due_by = max(erase_after, now) + ERASURE_PROMISE
     with transaction() as tx:
@@ -243,7 +114,7 @@ def close(user: User, erase_after: datetime, action: str) -> datetime:
                 User.erase_after.set(erase_after),
                 User.erasure_due_by.set(due_by),
             ],
-            condition=User.status == "active",
+            condition=User.status.is_in("active", "suspended"),
         )
         tx.delete(EmailClaim(user.email), condition=EmailClaim.user_id == user.user_id)
     sessions.end_all(user.user_id)
@@ -257,8 +128,7 @@ def close_own_account(user_id: str, body: dict[str, Any], deps: PrivacyDeps) -> 
     password = body.get("password")
     if not isinstance(password, str) or not passwords.verify(user.password_hash, password):
         raise InvalidCredentials("The password is wrong; the account was not closed.", field="password")
-    deps.cancel_subscription(user)
-    due_by = close(user, utcnow(), "account_closed")
+    due_by = close(user, utcnow(), "account_closed", deps)
     _mail(deps, user.email, "Your AISora2 account is closed",
           f"Your account is closed and every device was signed out. Your personal data will be "
           f"erased by {due_by:%Y-%m-%d %H:%M} UTC; you will get one more message when it is done.\n\n"
@@ -299,6 +169,8 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
         entry.delete()
     for request in PrivacyRequest.by_user.query(user_id):
         PrivacyRequest(request.request_id).delete()
+    for request in _requests_naming(user_id, {email, pending} - {None}):
+        PrivacyRequest(request.request_id).delete()
     for address in {email, pending} - {None}:
         for inquiry in SupportInquiry.by_email.query(address):
             SupportInquiry(inquiry.inquiry_id).delete()
@@ -316,6 +188,17 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
           "record of payments and credits, without your name, email or account, for the 7 years "
           "tax law requires.\n\n-- \nAISora2")
     return 1
+
+
+def _requests_naming(user_id: str, addresses: set[str]) -> Iterator[PrivacyRequest]:
+    """Requests sent from the person's address without signing in, and child reports naming them.
+    The table holds privacy requests only (a few a day), so one filtered scan per erased account
+    costs less than an index for each of the three attributes."""
+    return PrivacyRequest.scan(
+        (PrivacyRequest.subject_user_id == user_id) | PrivacyRequest.contact_email.is_in(*addresses)
+        | PrivacyRequest.subject_email.is_in(*addresses),
+        attributes_to_get=["request_id"],
+    )
 
 
 def _release_claim(email: str, user_id: str) -> None:

@@ -76,7 +76,8 @@ export async function render(container) {
   });
   const childEmail = field({
     label: "The child's account email", name: "child_email", type: "email",
-    hint: "We suspend that account at once and delete it after a short review.",
+    hint: "We review every report. We tell the account's owner, never who reported; "
+      + "we delete the account when it is a child's.",
   });
   childEmail.hidden = true;
   const message = field({ label: "Details (optional)", name: "message", type: "textarea", rows: "4", maxlength: "5000" });
