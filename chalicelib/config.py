@@ -1,8 +1,8 @@
 """Settings, read once from the environment.
 
-Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`;
-secrets come from the process environment (SSM-backed on AWS, fixed development values
-under `make run`). Nothing here talks to AWS.
+Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`.
+Secrets are held by name (`chalicelib.secrets.Secret`) and read on first use: from SSM on
+Lambda, from the environment elsewhere (make run's development values). Nothing here talks to AWS.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.secrets import Secret
 
 
 class ConfigError(RuntimeError):
@@ -76,14 +80,14 @@ class Settings:
     jobs_queue_url: str
     exports_queue_url: str
     notices_queue_url: str
-    jwt_secret: str
+    jwt_secret: Secret
     access_token_seconds: int
     refresh_token_seconds: int
     download_url_seconds: int
     upload_url_seconds: int
     video_provider: str
     video_api_base_url: str | None
-    video_api_key: str | None
+    video_api_key: Secret | None
     # Our model id -> the provider's, as JSON, for a gateway that names them otherwise.
     video_model_ids: dict[str, str]
     recheck_delay_seconds: int
@@ -93,8 +97,8 @@ class Settings:
     # S3-compatible stores (Cloudflare R2) may lack object tags; retention never depends on them.
     storage_object_tags: bool
     # Unset keys mean the local checkout stands in for that provider (make run, tests).
-    stripe_api_key: str | None
-    creem_api_key: str | None
+    stripe_api_key: Secret | None
+    creem_api_key: Secret | None
     creem_api_base: str
     # Our product id -> Creem's product id, as JSON: {"pack_100": "prod_...", ...}
     creem_products: dict[str, str]
@@ -104,23 +108,32 @@ class Settings:
     # Prompts are checked by the local rules and, where configured, by an OpenAI-shaped
     # `/v1/moderations` endpoint: by default the video provider's own when that is OpenAI's API.
     moderation_provider: str = "local"
-    moderation_api_key: str | None = None
+    moderation_api_key: Secret | None = None
     moderation_api_base_url: str | None = None
     moderation_model: str = "omni-moderation-latest"
 
     @classmethod
     def from_environ(cls) -> Settings:
-        api_key = os.environ.get("VIDEO_API_KEY") or None
+        # Imported here: chalicelib.secrets takes ConfigError from this module.
+        from chalicelib import secrets
+
+        stage = _required("STAGE")
+        secrets.check_environment()
+        local_checkout = _flag("LOCAL_CHECKOUT", False)
+        if local_checkout and stage == "prod":
+            raise ConfigError("LOCAL_CHECKOUT=true is refused when STAGE is prod: the local checkout "
+                              "grants credits without a payment")
+        api_key = secrets.handle("VIDEO_API_KEY")
         # The local renderer is the default so that a new checkout works with no key at all.
+        # (Whether VIDEO_PROVIDER=openai has its key is known when the provider is built: on
+        # Lambda, only the functions that call the provider are granted it.)
         provider = os.environ.get("VIDEO_PROVIDER") or ("openai" if api_key else "local")
         if provider not in ("local", "openai"):
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
-        if provider == "openai" and not api_key:
-            raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
         # The video provider's key serves for moderation only where that provider is OpenAI's own
         # API (no other address): a gateway for videos need not answer /v1/moderations.
         openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
-        moderation_key = os.environ.get("MODERATION_API_KEY") or (api_key if openai_itself else None)
+        moderation_key = secrets.handle("MODERATION_API_KEY") or (api_key if openai_itself else None)
         moderation = os.environ.get("MODERATION_PROVIDER") or ("openai" if moderation_key else "local")
         if moderation not in ("local", "openai"):
             raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
@@ -128,13 +141,13 @@ class Settings:
             raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (VIDEO_API_KEY serves "
                               "only for OpenAI's own API, with no VIDEO_API_BASE_URL)")
         return cls(
-            stage=_required("STAGE"),
+            stage=stage,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             media_bucket=_required("MEDIA_BUCKET"),
             jobs_queue_url=_required("JOBS_QUEUE_URL"),
             exports_queue_url=_required("EXPORTS_QUEUE_URL"),
             notices_queue_url=_required("NOTICES_QUEUE_URL"),
-            jwt_secret=_required("JWT_SECRET"),
+            jwt_secret=secrets.Secret("JWT_SECRET"),
             access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
             refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
             download_url_seconds=_int("DOWNLOAD_URL_SECONDS", 300),
@@ -148,11 +161,11 @@ class Settings:
             app_base_url=_required("APP_BASE_URL").rstrip("/"),
             mail_from=_required("MAIL_FROM"),
             storage_object_tags=_flag("STORAGE_OBJECT_TAGS", True),
-            stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
-            creem_api_key=os.environ.get("CREEM_API_KEY") or None,
+            stripe_api_key=secrets.handle("STRIPE_API_KEY"),
+            creem_api_key=secrets.handle("CREEM_API_KEY"),
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
-            local_checkout=_flag("LOCAL_CHECKOUT", False),
+            local_checkout=local_checkout,
             moderation_provider=moderation,
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,
@@ -167,4 +180,6 @@ def settings() -> Settings:
 
 def webhook_secret(name: str) -> str:
     """A webhook signing secret (STRIPE_WEBHOOK_SECRET, ...), read when a webhook arrives."""
-    return _required(name)
+    from chalicelib import secrets
+
+    return secrets.require(name)
