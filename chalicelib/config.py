@@ -1,7 +1,7 @@
 """Settings, read once from the environment.
 
 Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`.
-Secrets are held by name (`chalicelib.secrets.Secret`) and read on first use: from SSM on
+Secrets are held by name (`chalicelib.secret_store.Secret`) and read on first use: from SSM on
 Lambda, from the environment elsewhere (make run's development values). Nothing here talks to AWS.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chalicelib.secrets import Secret
+    from chalicelib.secret_store import Secret
 
 
 class ConfigError(RuntimeError):
@@ -114,16 +114,16 @@ class Settings:
 
     @classmethod
     def from_environ(cls) -> Settings:
-        # Imported here: chalicelib.secrets takes ConfigError from this module.
-        from chalicelib import secrets
+        # Imported here: chalicelib.secret_store takes ConfigError from this module.
+        from chalicelib import secret_store
 
         stage = _required("STAGE")
-        secrets.check_environment()
+        secret_store.check_environment()
         local_checkout = _flag("LOCAL_CHECKOUT", False)
         if local_checkout and stage == "prod":
             raise ConfigError("LOCAL_CHECKOUT=true is refused when STAGE is prod: the local checkout "
                               "grants credits without a payment")
-        api_key = secrets.handle("VIDEO_API_KEY")
+        api_key = secret_store.handle("VIDEO_API_KEY")
         # The local renderer is the default so that a new checkout works with no key at all.
         # (Whether VIDEO_PROVIDER=openai has its key is known when the provider is built: on
         # Lambda, only the functions that call the provider are granted it.)
@@ -133,7 +133,7 @@ class Settings:
         # The video provider's key serves for moderation only where that provider is OpenAI's own
         # API (no other address): a gateway for videos need not answer /v1/moderations.
         openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
-        moderation_key = secrets.handle("MODERATION_API_KEY") or (api_key if openai_itself else None)
+        moderation_key = secret_store.handle("MODERATION_API_KEY") or (api_key if openai_itself else None)
         moderation = os.environ.get("MODERATION_PROVIDER") or ("openai" if moderation_key else "local")
         if moderation not in ("local", "openai"):
             raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
@@ -147,7 +147,7 @@ class Settings:
             jobs_queue_url=_required("JOBS_QUEUE_URL"),
             exports_queue_url=_required("EXPORTS_QUEUE_URL"),
             notices_queue_url=_required("NOTICES_QUEUE_URL"),
-            jwt_secret=secrets.Secret("JWT_SECRET"),
+            jwt_secret=secret_store.Secret("JWT_SECRET"),
             access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
             refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
             download_url_seconds=_int("DOWNLOAD_URL_SECONDS", 300),
@@ -161,8 +161,8 @@ class Settings:
             app_base_url=_required("APP_BASE_URL").rstrip("/"),
             mail_from=_required("MAIL_FROM"),
             storage_object_tags=_flag("STORAGE_OBJECT_TAGS", True),
-            stripe_api_key=secrets.handle("STRIPE_API_KEY"),
-            creem_api_key=secrets.handle("CREEM_API_KEY"),
+            stripe_api_key=secret_store.handle("STRIPE_API_KEY"),
+            creem_api_key=secret_store.handle("CREEM_API_KEY"),
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
             local_checkout=local_checkout,
@@ -180,6 +180,6 @@ def settings() -> Settings:
 
 def webhook_secret(name: str) -> str:
     """A webhook signing secret (STRIPE_WEBHOOK_SECRET, ...), read when a webhook arrives."""
-    from chalicelib import secrets
+    from chalicelib import secret_store
 
-    return secrets.require(name)
+    return secret_store.require(name)

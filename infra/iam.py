@@ -1,7 +1,7 @@
 """What each Lambda function may touch, and the least-privilege IAM policy made from it.
 
 ACCESS below is the one place to change when a handler starts using another table, part of the
-bucket, queue or secret (each secret is declared once, in chalicelib/secrets.py, and granted
+bucket, queue or secret (each secret is declared once, in chalicelib/secret_store.py, and granted
 here). `python -m chalicelib.local.infra` then writes each function's policy
 (`.chalice/policy-<stage>-<function>.json`, named per function in `.chalice/config.json`) and its
 environment in `infra/resources.json`. Tests fail when those files are stale or app.py declares
@@ -20,7 +20,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.secrets import SECRETS
+from chalicelib.secret_store import SECRETS
 
 TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     # ConditionCheckItem is a read: a transaction's condition on an item it does not write.
@@ -41,7 +41,7 @@ OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
 # What Lambda's event source mapping needs of the function's role to feed it a queue.
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-# Reading its SecureString parameters, in one call (chalicelib/secrets.py).
+# Reading its SecureString parameters, in one call (chalicelib/secret_store.py).
 SECRET_ACTIONS = ("ssm:GetParameters",)
 
 
@@ -51,7 +51,7 @@ class Access:
     objects: dict[str, str] = field(default_factory=dict)  # key prefix -> verbs of OBJECT_ACTIONS
     send: tuple[str, ...] = ()  # queue suffixes it sends to (the queue it consumes comes from app.py)
     mail: bool = False
-    secrets: tuple[str, ...] = ()  # names of chalicelib/secrets.py's SECRETS it reads
+    secrets: tuple[str, ...] = ()  # names of chalicelib/secret_store.py's SECRETS it reads
     images: bool = False  # decodes reference images: runs with the image layer (Pillow)
     # Tables only the local checkout touches: not in production, where it is refused.
     local_checkout_tables: dict[str, str] = field(default_factory=dict)
@@ -316,7 +316,7 @@ def policy_document(function: Function, prefix: str, mail_from: str,
     if access.secrets:
         unknown = set(access.secrets) - set(SECRETS)
         if unknown:
-            raise ValueError(f"{function.name}: {sorted(unknown)} not declared in chalicelib/secrets.py")
+            raise ValueError(f"{function.name}: {sorted(unknown)} not declared in chalicelib/secret_store.py")
         statements.append({
             "Sid": "Secrets",
             "Effect": "Allow",

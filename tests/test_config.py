@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import config, secrets
+from chalicelib import secret_store
 from chalicelib.config import ConfigError, Settings
-
-
-@pytest.fixture(autouse=True)
-def fresh_settings():
-    yield
-    config.settings.cache_clear()
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -25,27 +19,27 @@ def test_a_jwt_secret_shorter_than_32_bytes_refuses_to_start(monkeypatch, stage)
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_make_runs_public_jwt_secret_refuses_to_start(monkeypatch, stage):
     monkeypatch.setenv("STAGE", stage)
-    monkeypatch.setenv("JWT_SECRET", secrets.DEVELOPMENT_VALUES["JWT_SECRET"])
+    monkeypatch.setenv("JWT_SECRET", secret_store.DEVELOPMENT_VALUES["JWT_SECRET"])
     with pytest.raises(ConfigError, match="JWT_SECRET is make run's public development value"):
         Settings.from_environ()
 
 
-@pytest.mark.parametrize("name", sorted(secrets.DEVELOPMENT_VALUES))
+@pytest.mark.parametrize("name", sorted(secret_store.DEVELOPMENT_VALUES))
 def test_no_public_development_value_is_read_outside_make_run(monkeypatch, name):
-    monkeypatch.setenv(name, secrets.DEVELOPMENT_VALUES[name])
+    monkeypatch.setenv(name, secret_store.DEVELOPMENT_VALUES[name])
     with pytest.raises(ConfigError, match=f"{name} is make run's public development value"):
-        secrets.require(name)
+        secret_store.require(name)
 
 
 def test_make_run_starts_with_its_development_values(monkeypatch):
     from chalicelib.local import stack
 
-    for name in secrets.SECRETS:
+    for name in secret_store.SECRETS:
         monkeypatch.delenv(name, raising=False)
     for name, value in stack.stage_environment(moto_port=4566, api_port=8000).items():
         monkeypatch.setenv(name, value)
-    assert Settings.from_environ().stage == secrets.LOCAL_STAGE
-    assert Settings.from_environ().jwt_secret.reveal() == secrets.DEVELOPMENT_VALUES["JWT_SECRET"]
+    assert Settings.from_environ().stage == secret_store.LOCAL_STAGE
+    assert Settings.from_environ().jwt_secret.reveal() == secret_store.DEVELOPMENT_VALUES["JWT_SECRET"]
 
 
 def test_the_local_checkout_refuses_to_start_in_production(monkeypatch):

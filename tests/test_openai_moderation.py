@@ -19,7 +19,7 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import ConfigError, Settings, settings
 from chalicelib.errors import Busy, PromptRefused
 from chalicelib.models import VideoJob
-from chalicelib.secrets import Secret
+from chalicelib.secret_store import Secret
 from chalicelib.services import generation
 
 CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
@@ -54,6 +54,7 @@ class Endpoint:
 
 @pytest.fixture(autouse=True)
 def moderation_api_key(monkeypatch):
+    settings()  # the suite's own, built (and cached) before the key is set
     monkeypatch.setenv("MODERATION_API_KEY", "sk-mod")  # read through Settings' Secret, from the environment
 
 

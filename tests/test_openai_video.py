@@ -17,7 +17,7 @@ from chalicelib.adapters.video import (
     VideoSpec,
 )
 from chalicelib.config import settings
-from chalicelib.secrets import Secret
+from chalicelib.secret_store import Secret
 
 SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="sora-2", seconds=8, size="1280x720"),
                   engine_model="sora-2", job_id="job_1")
@@ -25,6 +25,7 @@ SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="sora-2", seco
 
 @pytest.fixture(autouse=True)
 def video_api_key(monkeypatch):
+    settings()  # the suite's own, built (and cached) before the key is set
     monkeypatch.setenv("VIDEO_API_KEY", "sk-test")  # read through Settings' Secret, from the environment
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import secrets
+from chalicelib import secret_store
 from chalicelib.local import infra
 from chalicelib.local.bootstrap import load_template
 from chalicelib.models import ALL_MODELS
@@ -351,16 +351,16 @@ def test_each_function_finds_the_templates_bucket_and_queues(packaged: Packaged)
 def test_no_function_has_a_secret_in_its_environment_only_the_paths_of_its_own(packaged: Packaged) -> None:
     for logical_id, function in packaged.functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
-        assert not set(variables) & set(secrets.SECRETS), logical_id
+        assert not set(variables) & set(secret_store.SECRETS), logical_id
         assert "{{resolve:" not in json.dumps(variables), logical_id
         granted = iam.access_for(_function_name(packaged, logical_id)).secrets
-        handed = variables.get(secrets.PARAMETERS, {"Fn::Sub": ""})["Fn::Sub"]
+        handed = variables.get(secret_store.PARAMETERS, {"Fn::Sub": ""})["Fn::Sub"]
         assert sorted(filter(None, handed.split(","))) == sorted(
             iam.secret_parameter("${AWS::StackName}", name) for name in granted), logical_id
     assert "resolve:ssm" not in json.dumps(packaged.template)
     assert "SecretsRevision" not in packaged.template.get("Parameters", {})
     for stage in CONFIG["stages"].values():
-        assert not set(stage["environment_variables"]) & set(secrets.SECRETS)
+        assert not set(stage["environment_variables"]) & set(secret_store.SECRETS)
 
 
 def test_each_function_logs_to_its_own_group_kept_30_days_at_most(packaged: Packaged) -> None:

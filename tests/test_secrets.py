@@ -13,7 +13,7 @@ import jwt
 import pytest
 from conftest import post, signup_body
 
-from chalicelib import aws, config, secrets, wiring
+from chalicelib import aws, config, secret_store, wiring
 from chalicelib.config import ConfigError, Settings
 from chalicelib.local.bootstrap import load_template
 from chalicelib.local.infra import CHALICE_DIR, function_logical_id, policy_file_name
@@ -21,7 +21,7 @@ from chalicelib.services import sessions
 from infra import iam
 
 PREFIX = "aisora-dev"
-STORED = {name: random.token_urlsafe(40) for name in secrets.SECRETS}
+STORED = {name: random.token_urlsafe(40) for name in secret_store.SECRETS}
 
 
 def _template_environment(function: str) -> dict[str, str]:
@@ -65,21 +65,24 @@ def ssm_calls() -> Iterator[list[dict[str, Any]]]:
 def on_lambda(monkeypatch, parameters) -> Iterator[Any]:
     """Runs the process as Lambda runs a function: its template environment, no secret in it."""
     def become(function: str) -> None:
-        for name in secrets.SECRETS:
+        for name in secret_store.SECRETS:
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(secrets.PARAMETERS, raising=False)
+        monkeypatch.delenv(secret_store.PARAMETERS, raising=False)
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"{PREFIX}-{function}")
         for name, value in _template_environment(function).items():
-            if name in (secrets.PARAMETERS, "VIDEO_PROVIDER"):
+            if name in (secret_store.PARAMETERS, "VIDEO_PROVIDER"):
                 monkeypatch.setenv(name, value)
         config.settings.cache_clear()
         wiring.reset()
-        secrets.reset()
+        secret_store.reset()
 
     yield become
-    config.settings.cache_clear()
+    # Rebuilt at once in the suite's environment, so that no later test's variables leak in.
+    monkeypatch.undo()
+    secret_store.reset()
     wiring.reset()
-    secrets.reset()
+    config.settings.cache_clear()
+    config.settings()
 
 
 def test_a_function_reads_all_its_secrets_in_one_call_at_its_first_use_of_one(on_lambda, ssm_calls):
@@ -117,28 +120,28 @@ def test_past_ten_secrets_each_ten_take_one_call(on_lambda, monkeypatch, ssm_cal
     paths = [f"/{PREFIX}/EXTRA_{n:02}" for n in range(12)]
     for path in paths:
         aws.ssm().put_parameter(Name=path, Value=f"value of {path}", Type="SecureString", Overwrite=True)
-    monkeypatch.setenv(secrets.PARAMETERS, ",".join(paths))
-    assert secrets.require("EXTRA_11") == f"value of /{PREFIX}/EXTRA_11"
-    assert secrets.require("EXTRA_00") == f"value of /{PREFIX}/EXTRA_00"
+    monkeypatch.setenv(secret_store.PARAMETERS, ",".join(paths))
+    assert secret_store.require("EXTRA_11") == f"value of /{PREFIX}/EXTRA_11"
+    assert secret_store.require("EXTRA_00") == f"value of /{PREFIX}/EXTRA_00"
     assert [len(call["Names"]) for call in ssm_calls] == [10, 2]
 
 
 def test_a_missing_parameter_is_named_when_it_is_first_used(on_lambda, monkeypatch):
     on_lambda("generate_video")
-    monkeypatch.setenv(secrets.PARAMETERS, f"/{PREFIX}/NEVER_STORED")
+    monkeypatch.setenv(secret_store.PARAMETERS, f"/{PREFIX}/NEVER_STORED")
     with pytest.raises(ConfigError, match=f"NEVER_STORED: the SSM parameter /{PREFIX}/NEVER_STORED"):
-        secrets.require("NEVER_STORED")
+        secret_store.require("NEVER_STORED")
 
 
 def test_a_public_development_value_in_ssm_is_refused_when_read(on_lambda, monkeypatch):
     on_lambda("generate_video")
     path = f"/{PREFIX}/JWT_SECRET"
-    aws.ssm().put_parameter(Name=path, Value=secrets.DEVELOPMENT_VALUES["JWT_SECRET"], Type="SecureString",
-                            Overwrite=True)
-    monkeypatch.setenv(secrets.PARAMETERS, path)
+    aws.ssm().put_parameter(Name=path, Value=secret_store.DEVELOPMENT_VALUES["JWT_SECRET"],
+                            Type="SecureString", Overwrite=True)
+    monkeypatch.setenv(secret_store.PARAMETERS, path)
     try:
         with pytest.raises(ConfigError, match="JWT_SECRET is make run's public development value"):
-            secrets.require("JWT_SECRET")
+            secret_store.require("JWT_SECRET")
     finally:
         aws.ssm().put_parameter(Name=path, Value=STORED["JWT_SECRET"], Type="SecureString", Overwrite=True)
 
@@ -181,7 +184,7 @@ def test_each_role_may_read_exactly_the_parameters_granted_to_its_function(funct
 
     (spec,) = [f for f in iam.app_functions(app, PREFIX) if f.name == function]
     policy = json.loads((CHALICE_DIR / policy_file_name("dev", function)).read_text())
-    readable = {name for name in secrets.SECRETS if iam.allows(
+    readable = {name for name in secret_store.SECRETS if iam.allows(
         policy, "ssm:GetParameters",
         f"arn:aws:ssm:{iam.REGION}:{iam.ACCOUNT}:parameter/{PREFIX}/{name}")}
     assert readable == set(iam.access_for(spec.name).secrets)

@@ -3,8 +3,8 @@
 - the DynamoDB tables of infra/resources.json, from the pynamodb models (keys, indexes, TTL);
 - each Lambda function's part of infra/resources.json, from app.py's declarations and
   infra/iam.py: its environment (bucket, queue URLs, the SSM paths of the secrets it may read,
-  never their values), its log
-  group (30 days), its queue (by reference, with partial batch responses); an alarm on
+  never their values), its log group (30 days), its queue (by reference, with partial batch
+  responses); an alarm on
   every dead-letter queue, on every schedule that stops running, on the failed-job rate and on
   webhook signature failures;
 - each function's least-privilege IAM policy, `.chalice/policy-<stage>-<function>.json`, named
@@ -26,7 +26,7 @@ from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
-from chalicelib import secrets
+from chalicelib import secret_store
 from chalicelib.local.bootstrap import TEMPLATE, load_template
 from chalicelib.models import ALL_MODELS
 
@@ -110,7 +110,7 @@ def _queue_ids(resources: dict[str, Any]) -> dict[str, str]:
 
 def _secret_parameters(names: tuple[str, ...]) -> dict[str, str]:
     """The paths of the SecureString parameters the function may read (README, "Deploying to
-    AWS"): chalicelib/secrets.py reads them at its first use of a secret, never deploy time."""
+    AWS"): chalicelib/secret_store.py reads them at its first use of a secret, never deploy time."""
     from infra import iam
 
     return {"Fn::Sub": ",".join(iam.secret_parameter("${AWS::StackName}", n) for n in sorted(names))}
@@ -135,7 +135,7 @@ def function_resources(app: Any, resources: dict[str, Any], prefix: str) -> dict
             "LOCAL_CHECKOUT": "false",  # never the local stand-in for a payment provider
         }
         if access.secrets:
-            variables[secrets.PARAMETERS] = _secret_parameters(access.secrets)
+            variables[secret_store.PARAMETERS] = _secret_parameters(access.secrets)
         props: dict[str, Any] = {
             "Environment": {"Variables": variables},
             "LoggingConfig": {"LogGroup": {"Ref": logical_id + "LogGroup"}},
@@ -302,7 +302,7 @@ def generated_policies(
     names = {f.name for f in functions}
     policies: dict[str, Any] = {}
     for stage, stage_config in config["stages"].items():
-        if stage == secrets.LOCAL_STAGE:
+        if stage == secret_store.LOCAL_STAGE:
             continue  # make run's: never deployed
         env = stage_config["environment_variables"]
         per_function = stage_config.setdefault("lambda_functions", {})

@@ -20,16 +20,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from chalicelib import secrets
+from chalicelib import secret_store
 from chalicelib.local import front
 from chalicelib.local.embedded_aws import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Development-only values (declared with their secrets in chalicelib/secrets.py), used when the
+# Development-only values (declared with their secrets in chalicelib/secret_store.py), used when the
 # environment does not set them. They are public, so Settings refuses them unless STAGE is
 # `local`, the stage make run runs.
-DEV_SECRETS = secrets.DEVELOPMENT_VALUES
+DEV_SECRETS = secret_store.DEVELOPMENT_VALUES
 
 
 def _port_free(port: int) -> bool:
@@ -75,7 +75,7 @@ def stage_environment(moto_port: int, api_port: int) -> dict[str, str]:
     AWS's address, and the development secrets where the caller set none."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = dict(os.environ)
-    env.update(config["stages"][secrets.LOCAL_STAGE]["environment_variables"])
+    env.update(config["stages"][secret_store.LOCAL_STAGE]["environment_variables"])
     env.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
@@ -147,7 +147,7 @@ def main() -> int:
         print(f"Starting the API (chalice local) on 127.0.0.1:{internal_port} ...", flush=True)
         api = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local.api", "local", "--host", "127.0.0.1",
-             "--port", str(internal_port), "--stage", secrets.LOCAL_STAGE, "--no-autoreload"],
+             "--port", str(internal_port), "--stage", secret_store.LOCAL_STAGE, "--no-autoreload"],
             cwd=ROOT, env=env,
         )
         children.append(api)
