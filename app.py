@@ -59,6 +59,7 @@ from chalicelib.wiring import (
     account_dependencies,
     billing_dependencies,
     generation_dependencies,
+    media_store,
     notice_dependencies,
     privacy_dependencies,
 )
@@ -575,7 +576,7 @@ def fail_stuck_jobs(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def expire_videos(event: Any) -> dict[str, int]:
     """Deletes the files of videos past their plan's storage period; marks them expired."""
-    return {"expired": retention.sweep_expired_videos(generation_dependencies().store)}
+    return {"expired": retention.sweep_expired_videos(media_store())}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
@@ -643,7 +644,7 @@ def fail_dead_lettered_jobs(event: SQSEvent) -> None:
                   "detail": {"object": {"key": [{"prefix": "uploads/"}]}}})
 def check_upload(event: Any) -> dict[str, str]:
     """A reference image arrived in the bucket: check it, keep a clean copy, drop the original."""
-    store = generation_dependencies().store
+    store = media_store()
     if event.detail.get("bucket", {}).get("name") != store.bucket:
         return {"outcome": "other bucket"}
     return {"outcome": references.validate_upload(event.detail["object"]["key"], store)}

@@ -56,6 +56,11 @@ def events() -> Any:
     return boto3.client("events", config=_TIMEOUTS)
 
 
+@functools.cache
+def ssm() -> Any:
+    return boto3.client("ssm", config=_TIMEOUTS)
+
+
 def reset_clients() -> None:
-    for factory in (s3, sqs, ses, events):
+    for factory in (s3, sqs, ses, events, ssm):
         factory.cache_clear()

@@ -1,8 +1,8 @@
 """Settings, read once from the environment.
 
-Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`;
-secrets come from the process environment (SSM-backed on AWS, fixed development values
-under `make run`). Nothing here talks to AWS.
+Stage-wide names (RESOURCE_PREFIX, MEDIA_BUCKET, STAGE) come from `.chalice/config.json`.
+Secrets are held by name (`chalicelib.secret_store.Secret`) and read on first use: from SSM on
+Lambda, from the environment elsewhere (make run's development values). Nothing here talks to AWS.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.secret_store import Secret
 
 
 class ConfigError(RuntimeError):
@@ -76,14 +80,14 @@ class Settings:
     jobs_queue_url: str
     exports_queue_url: str
     notices_queue_url: str
-    jwt_secret: str
+    jwt_secret: Secret
     access_token_seconds: int
     refresh_token_seconds: int
     download_url_seconds: int
     upload_url_seconds: int
     video_provider: str
     video_api_base_url: str | None
-    video_api_key: str | None
+    video_api_key: Secret | None
     # Our model id -> the provider's, as JSON, for a gateway that names them otherwise.
     video_model_ids: dict[str, str]
     recheck_delay_seconds: int
@@ -93,8 +97,8 @@ class Settings:
     # S3-compatible stores (Cloudflare R2) may lack object tags; retention never depends on them.
     storage_object_tags: bool
     # Unset keys mean the local checkout stands in for that provider (make run, tests).
-    stripe_api_key: str | None
-    creem_api_key: str | None
+    stripe_api_key: Secret | None
+    creem_api_key: Secret | None
     creem_api_base: str
     # Our product id -> Creem's product id, as JSON: {"pack_100": "prod_...", ...}
     creem_products: dict[str, str]
@@ -104,16 +108,16 @@ class Settings:
     # Prompts are checked by the local rules and, where configured, by an OpenAI-shaped
     # `/v1/moderations` endpoint: by default the video provider's own when that is OpenAI's API.
     moderation_provider: str = "local"
-    moderation_api_key: str | None = None
+    moderation_api_key: Secret | None = None
     moderation_api_base_url: str | None = None
     moderation_model: str = "omni-moderation-latest"
     # Hosted engines; an unset key means that engine is not offered.
-    fal_key: str | None = None
+    fal_key: Secret | None = None
     fal_queue_url: str = "https://queue.fal.run"
     fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
-    replicate_api_token: str | None = None
+    replicate_api_token: Secret | None = None
     replicate_base_url: str = "https://api.replicate.com"
-    replicate_webhook_secret: str | None = None
+    replicate_webhook_secret: Secret | None = None
 
     @property
     def video_engines(self) -> frozenset[str]:
@@ -126,17 +130,26 @@ class Settings:
 
     @classmethod
     def from_environ(cls) -> Settings:
-        api_key = os.environ.get("VIDEO_API_KEY") or None
+        # Imported here: chalicelib.secret_store takes ConfigError from this module.
+        from chalicelib import secret_store
+
+        stage = _required("STAGE")
+        secret_store.check_environment()
+        local_checkout = _flag("LOCAL_CHECKOUT", False)
+        if local_checkout and stage == "prod":
+            raise ConfigError("LOCAL_CHECKOUT=true is refused when STAGE is prod: the local checkout "
+                              "grants credits without a payment")
+        api_key = secret_store.handle("VIDEO_API_KEY")
         # The local renderer is the default so that a new checkout works with no key at all.
+        # (Whether VIDEO_PROVIDER=openai has its key is known when the provider is built: on
+        # Lambda, only the functions that call the provider are granted it.)
         provider = os.environ.get("VIDEO_PROVIDER") or ("openai" if api_key else "local")
         if provider not in ("local", "openai"):
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
-        if provider == "openai" and not api_key:
-            raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
         # The video provider's key serves for moderation only where that provider is OpenAI's own
         # API (no other address): a gateway for videos need not answer /v1/moderations.
         openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
-        moderation_key = os.environ.get("MODERATION_API_KEY") or (api_key if openai_itself else None)
+        moderation_key = secret_store.handle("MODERATION_API_KEY") or (api_key if openai_itself else None)
         moderation = os.environ.get("MODERATION_PROVIDER") or ("openai" if moderation_key else "local")
         if moderation not in ("local", "openai"):
             raise ConfigError(f"MODERATION_PROVIDER must be 'local' or 'openai', got {moderation!r}")
@@ -144,13 +157,13 @@ class Settings:
             raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (VIDEO_API_KEY serves "
                               "only for OpenAI's own API, with no VIDEO_API_BASE_URL)")
         return cls(
-            stage=_required("STAGE"),
+            stage=stage,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             media_bucket=_required("MEDIA_BUCKET"),
             jobs_queue_url=_required("JOBS_QUEUE_URL"),
             exports_queue_url=_required("EXPORTS_QUEUE_URL"),
             notices_queue_url=_required("NOTICES_QUEUE_URL"),
-            jwt_secret=_required("JWT_SECRET"),
+            jwt_secret=secret_store.Secret("JWT_SECRET"),
             access_token_seconds=_int("ACCESS_TOKEN_SECONDS", 900),
             refresh_token_seconds=_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
             download_url_seconds=_int("DOWNLOAD_URL_SECONDS", 300),
@@ -164,21 +177,21 @@ class Settings:
             app_base_url=_required("APP_BASE_URL").rstrip("/"),
             mail_from=_required("MAIL_FROM"),
             storage_object_tags=_flag("STORAGE_OBJECT_TAGS", True),
-            stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
-            creem_api_key=os.environ.get("CREEM_API_KEY") or None,
+            stripe_api_key=secret_store.handle("STRIPE_API_KEY"),
+            creem_api_key=secret_store.handle("CREEM_API_KEY"),
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
-            local_checkout=_flag("LOCAL_CHECKOUT", False),
+            local_checkout=local_checkout,
             moderation_provider=moderation,
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,
             moderation_model=os.environ.get("MODERATION_MODEL") or "omni-moderation-latest",
-            fal_key=os.environ.get("FAL_KEY") or None,
+            fal_key=secret_store.handle("FAL_KEY"),
             fal_queue_url=(os.environ.get("FAL_QUEUE_URL") or "https://queue.fal.run").rstrip("/"),
             fal_jwks_url=os.environ.get("FAL_JWKS_URL") or "https://rest.alpha.fal.ai/.well-known/jwks.json",
-            replicate_api_token=os.environ.get("REPLICATE_API_TOKEN") or None,
+            replicate_api_token=secret_store.handle("REPLICATE_API_TOKEN"),
             replicate_base_url=(os.environ.get("REPLICATE_BASE_URL") or "https://api.replicate.com").rstrip("/"),
-            replicate_webhook_secret=os.environ.get("REPLICATE_WEBHOOK_SECRET") or None,
+            replicate_webhook_secret=secret_store.handle("REPLICATE_WEBHOOK_SECRET"),
         )
 
 
@@ -189,4 +202,6 @@ def settings() -> Settings:
 
 def webhook_secret(name: str) -> str:
     """A webhook signing secret (STRIPE_WEBHOOK_SECRET, ...), read when a webhook arrives."""
-    return _required(name)
+    from chalicelib import secret_store
+
+    return secret_store.require(name)

@@ -11,7 +11,7 @@ from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import VideoProvider
-from chalicelib.config import Settings, settings
+from chalicelib.config import ConfigError, Settings, settings
 from chalicelib.services import billing
 from chalicelib.services.accounts import AccountDeps
 from chalicelib.services.billing import BillingDeps
@@ -26,6 +26,8 @@ def video_provider(config: Settings) -> VideoProvider:
         from chalicelib.adapters.local_video import LocalRenderer
 
         return LocalRenderer(config.local_render_dir)
+    if config.video_api_key is None:
+        raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
     # Imported here: the openai SDK costs more to import than the whole API besides.
     from chalicelib.adapters.openai_video import OpenAIVideos
 
@@ -41,11 +43,18 @@ def moderator(config: Settings) -> Moderator | None:
 
 
 @functools.cache
+def media_store() -> MediaStore:
+    """The bucket alone: for the sweeps, which need neither the video provider nor its key."""
+    config = settings()
+    return MediaStore(config.media_bucket, object_tags=config.storage_object_tags)
+
+
+@functools.cache
 def generation_dependencies() -> Dependencies:
     config = settings()
     return Dependencies(
         queue=MessageQueue(config.jobs_queue_url),
-        store=MediaStore(config.media_bucket, object_tags=config.storage_object_tags),
+        store=media_store(),
         provider=video_provider(config),
         download_url_seconds=config.download_url_seconds,
         recheck_delay_seconds=config.recheck_delay_seconds,
@@ -64,7 +73,7 @@ def privacy_dependencies() -> PrivacyDeps:
     config = settings()
     return PrivacyDeps(
         mailer=Mailer(config.mail_from),
-        store=generation_dependencies().store,
+        store=media_store(),
         exports=MessageQueue(config.exports_queue_url),
         download_url_seconds=config.download_url_seconds,
         app_base_url=config.app_base_url,
@@ -80,15 +89,15 @@ def billing_dependencies() -> BillingDeps:
         # Imported here: the stripe SDK costs more to import than the rest of the API.
         from chalicelib.adapters.stripe_payments import StripePayments
 
-        stripe_payments = StripePayments(config.stripe_api_key)
+        stripe_payments = StripePayments(config.stripe_api_key.reveal())
     if config.creem_api_key:
         from chalicelib.adapters.creem import CreemPayments
 
-        creem_payments = CreemPayments(config.creem_api_key, config.creem_api_base)
+        creem_payments = CreemPayments(config.creem_api_key.reveal(), config.creem_api_base)
     return BillingDeps(
         settings=config,
         mailer=Mailer(config.mail_from),
-        store=generation_dependencies().store,
+        store=media_store(),
         stripe=stripe_payments,
         creem=creem_payments,
     )
@@ -105,6 +114,7 @@ def notice_dependencies() -> NoticeDeps:
 
 
 def reset() -> None:
+    media_store.cache_clear()
     billing_dependencies.cache_clear()
     notice_dependencies.cache_clear()
     generation_dependencies.cache_clear()

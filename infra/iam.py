@@ -1,14 +1,17 @@
 """What each Lambda function may touch, and the least-privilege IAM policy made from it.
 
 ACCESS below is the one place to change when a handler starts using another table, part of the
-bucket, queue or secret. `python -m chalicelib.local.infra` then writes each function's policy
+bucket, queue or secret (each secret is declared once, in chalicelib/secret_store.py, and granted
+here). `python -m chalicelib.local.infra` then writes each function's policy
 (`.chalice/policy-<stage>-<function>.json`, named per function in `.chalice/config.json`) and its
 environment in `infra/resources.json`. Tests fail when those files are stale or app.py declares
 a function that is missing here, and `make test` checks every AWS call the suite makes inside a
 handler against that handler's policy (infra/iam_trace.py).
 
 Names follow the stack: tables and queues are `<RESOURCE_PREFIX>-<suffix>`, the bucket is
-`<RESOURCE_PREFIX>-media-<account id>`, so the stack must be named after RESOURCE_PREFIX.
+`<RESOURCE_PREFIX>-media-<account id>`, secrets the SSM parameters `/<RESOURCE_PREFIX>/<NAME>`,
+so the stack must be named after RESOURCE_PREFIX. ARNs name the stack's own region and account
+(`${AWS::Region}`, `${AWS::AccountId}`, which CloudFormation substitutes).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
+
+from chalicelib.secret_store import SECRETS
 
 TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     # ConditionCheckItem is a read: a transaction's condition on an item it does not write.
@@ -36,18 +41,8 @@ OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
 # What Lambda's event source mapping needs of the function's role to feed it a queue.
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-
-# Settings.from_environ requires these two in every function (VIDEO_PROVIDER is openai on AWS).
-BASE_SECRETS = ("JWT_SECRET", "VIDEO_API_KEY")
-ALL_SECRETS = (
-    "JWT_SECRET",
-    "VIDEO_API_KEY",
-    "VIDEO_WEBHOOK_SECRET",
-    "STRIPE_API_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "CREEM_API_KEY",
-    "CREEM_WEBHOOK_SECRET",
-)
+# Reading its SecureString parameters, in one call (chalicelib/secret_store.py).
+SECRET_ACTIONS = ("ssm:GetParameters",)
 
 
 @dataclass(frozen=True)
@@ -56,8 +51,10 @@ class Access:
     objects: dict[str, str] = field(default_factory=dict)  # key prefix -> verbs of OBJECT_ACTIONS
     send: tuple[str, ...] = ()  # queue suffixes it sends to (the queue it consumes comes from app.py)
     mail: bool = False
-    secrets: tuple[str, ...] = BASE_SECRETS
+    secrets: tuple[str, ...] = ()  # names of chalicelib/secret_store.py's SECRETS it reads
     images: bool = False  # decodes reference images: runs with the image layer (Pillow)
+    # Tables only the local checkout touches: not in production, where it is refused.
+    local_checkout_tables: dict[str, str] = field(default_factory=dict)
 
 
 _REFUNDS = {"jobs": "read update", "users": "read update", "credit-ledger": "read put"}
@@ -68,9 +65,9 @@ ACCESS: dict[str, Access] = {
             "users": "read put update",
             "emails": "read put delete",
             "sessions": "read put update delete",
-            "tokens": "read put update delete",
+            "tokens": "read put delete",
             "audit": "read put",
-            "throttles": "read put update",
+            "throttles": "read put update delete",  # a correct login forgets its failures
             "credit-ledger": "read put",  # append-only from the API
             "jobs": "read put update delete",
             "exports": "read put",
@@ -78,7 +75,6 @@ ACCESS: dict[str, Access] = {
             "support": "read put update",
             "billing-events": "read put",
             "payments": "read put update",
-            "local-checkouts": "read put update",
         },
         objects={
             # the video webhook completes videos; an upgrade retags them; downloads are presigned
@@ -89,13 +85,17 @@ ACCESS: dict[str, Access] = {
         },
         send=("jobs", "exports", "notices"),
         mail=True,
-        secrets=ALL_SECRETS,
+        secrets=("JWT_SECRET", "VIDEO_API_KEY", "VIDEO_WEBHOOK_SECRET", "STRIPE_API_KEY",
+                 "STRIPE_WEBHOOK_SECRET", "CREEM_API_KEY", "CREEM_WEBHOOK_SECRET",
+                 "REPLICATE_WEBHOOK_SECRET"),
         images=True,  # a reference_url is fetched and checked while the person waits
+        local_checkout_tables={"local-checkouts": "read put update"},
     ),
     "generate_video": Access(
         tables=_REFUNDS,
         objects={"references/": "read", "videos/": "write delete"},
         send=("jobs",),  # its own delayed re-checks
+        secrets=("VIDEO_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN"),
         images=True,  # fits the reference to the video's size
     ),
     "fail_stuck_jobs": Access(tables=_REFUNDS),
@@ -167,12 +167,26 @@ def mail_domain(mail_from: str) -> str:
     return address.rsplit("@", 1)[1].lower()
 
 
-def _table(prefix: str, suffix: str) -> str:
-    return f"arn:aws:dynamodb:*:*:table/{prefix}-{suffix}"
+def secret_parameter(prefix: str, name: str) -> str:
+    """The SSM path of a stage's secret; the template names it /${AWS::StackName}/<name>."""
+    return f"/{prefix}/{name}"
 
 
-def _queue(prefix: str, suffix: str) -> str:
-    return f"arn:aws:sqs:*:*:{prefix}-{suffix}"
+def _here(service: str, resource: str) -> dict[str, str]:
+    """An ARN in the stack's own region and account."""
+    return {"Fn::Sub": f"arn:aws:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def _table(prefix: str, suffix: str, index: bool = False) -> dict[str, str]:
+    return _here("dynamodb", f"table/{prefix}-{suffix}" + ("/index/*" if index else ""))
+
+
+def _queue(prefix: str, suffix: str) -> dict[str, str]:
+    return _here("sqs", f"{prefix}-{suffix}")
+
+
+# The bucket's name pattern would also match a same-named bucket of another account.
+_OUR_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 # --- the app's functions ---------------------------------------------------------------------
@@ -227,17 +241,21 @@ def _grouped(entries: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
     return groups
 
 
-def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str, Any]:
+def policy_document(function: Function, prefix: str, mail_from: str,
+                    production: bool = False) -> dict[str, Any]:
+    """The function's policy in a stage; `production` leaves out what only the local checkout,
+    refused there, would use."""
     access = access_for(function.name)
     statements: list[dict[str, Any]] = [
         {
             "Sid": "Logs",
             "Effect": "Allow",
             "Action": list(LOG_ACTIONS),
-            "Resource": f"arn:aws:logs:*:*:log-group:{log_group_name(prefix, function.name)}:*",
+            "Resource": _here("logs", f"log-group:{log_group_name(prefix, function.name)}:*"),
         }
     ]
-    for verbs, tables in _grouped(access.tables).items():
+    table_access = access.tables if production else {**access.tables, **access.local_checkout_tables}
+    for verbs, tables in _grouped(table_access).items():
         unknown = set(verbs) - set(TABLE_ACTIONS)
         if unknown:
             raise ValueError(f"{function.name}: unknown table verbs {sorted(unknown)}")
@@ -245,7 +263,7 @@ def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str
         for suffix in tables:
             resources.append(_table(prefix, suffix))
             if {"read", "scan"} & set(verbs):
-                resources.append(_table(prefix, suffix) + "/index/*")
+                resources.append(_table(prefix, suffix, index=True))
         statements.append({
             "Sid": "Tables" + "".join(v.title() for v in verbs),
             "Effect": "Allow",
@@ -264,6 +282,7 @@ def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str
                 "Effect": "Allow",
                 "Action": actions,
                 "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes],
+                "Condition": _OUR_ACCOUNT,
             })
     listed = sorted(p for p, verbs in access.objects.items() if "list" in verbs.split())
     if listed:
@@ -272,7 +291,7 @@ def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": f"arn:aws:s3:::{bucket}",
-            "Condition": {"StringLike": {"s3:prefix": [p + "*" for p in listed]}},
+            "Condition": {"StringLike": {"s3:prefix": [p + "*" for p in listed]}, **_OUR_ACCOUNT},
         })
     if access.send:
         statements.append({
@@ -293,7 +312,27 @@ def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str
             "Sid": "Mail",
             "Effect": "Allow",
             "Action": "ses:SendEmail",
-            "Resource": f"arn:aws:ses:*:*:identity/{mail_domain(mail_from)}",
+            "Resource": _here("ses", f"identity/{mail_domain(mail_from)}"),
+        })
+    if access.secrets:
+        unknown = set(access.secrets) - set(SECRETS)
+        if unknown:
+            raise ValueError(f"{function.name}: {sorted(unknown)} not declared in chalicelib/secret_store.py")
+        statements.append({
+            "Sid": "Secrets",
+            "Effect": "Allow",
+            "Action": list(SECRET_ACTIONS),
+            "Resource": [_here("ssm", "parameter" + secret_parameter(prefix, name))
+                         for name in sorted(access.secrets)],
+        })
+        statements.append({
+            # SecureString values are decrypted by SSM with the account's aws/ssm key.
+            "Sid": "SecretsKey",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": _here("kms", "key/*"),
+            "Condition": {"StringEquals": {
+                "kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}}},
         })
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -301,8 +340,25 @@ def policy_document(function: Function, prefix: str, mail_from: str) -> dict[str
 # --- evaluating a policy (tests and the call trace) ------------------------------------------
 
 
+# Where the call trace and the tests place the stack: moto's region and account.
+REGION, ACCOUNT = "us-east-1", "123456789012"
+
+
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def substituted(value: Any, region: str = REGION, account: str = ACCOUNT) -> str:
+    """A policy's string as CloudFormation deploys it (Fn::Sub, Ref of the pseudo parameters)."""
+    pseudo = {"AWS::Region": region, "AWS::AccountId": account}
+    if isinstance(value, dict) and "Ref" in value:
+        return pseudo[value["Ref"]]
+    if isinstance(value, dict):
+        text = value["Fn::Sub"]
+        for name, replacement in pseudo.items():
+            text = text.replace("${" + name + "}", replacement)
+        return text
+    return value
 
 
 def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
@@ -312,11 +368,11 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
         for key, patterns in tests.items():
             if key not in context:
                 return False
-            value = context[key]
+            value, expected = context[key], [substituted(p) for p in _listed(patterns)]
             if operator == "StringLike":
-                ok = any(fnmatch.fnmatchcase(value, p) for p in _listed(patterns))
+                ok = any(fnmatch.fnmatchcase(value, p) for p in expected)
             else:
-                ok = value in _listed(patterns)
+                ok = value in expected
             if not ok:
                 return False
     return True
@@ -324,13 +380,14 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
 
 def allows(policy: dict[str, Any], action: str, resource: str,
            context: dict[str, str] | None = None) -> bool:
-    """Whether an Allow statement of the policy (which has no Deny) covers the request."""
+    """Whether an Allow statement of the policy (which has no Deny) covers the request, with the
+    stack in REGION and ACCOUNT."""
     for statement in _listed(policy["Statement"]):
         if statement["Effect"] != "Allow":
             continue
         if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"])):
             continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
+        if not any(fnmatch.fnmatchcase(resource, substituted(r)) for r in _listed(statement["Resource"])):
             continue
         if _condition_holds(statement.get("Condition", {}), context or {}):
             return True

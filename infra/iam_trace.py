@@ -25,7 +25,9 @@ import pytest
 from infra import iam
 
 ROOT = Path(__file__).resolve().parents[1]
-REGION, ACCOUNT = "us-east-1", "123456789012"
+REGION, ACCOUNT = iam.REGION, iam.ACCOUNT
+# A stand-in for the id of the account's aws/ssm key, which SSM decrypts SecureStrings with.
+SSM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-0000000055a1"
 
 # function -> {(action, resource, context as JSON)}
 CALLS: dict[str, set[tuple[str, str, str]]] = {}
@@ -89,22 +91,29 @@ def requests(service: str, operation: str, params: dict[str, Any]) -> Iterator[t
         bucket = _bucket(params.get("Bucket", ""))
         if bucket is None:
             return
+        owner = {"s3:ResourceAccount": ACCOUNT}
         if operation == "DeleteObjects":
             for item in params["Delete"]["Objects"]:
-                yield "s3:DeleteObject", f"arn:aws:s3:::{bucket}/{item['Key']}", {}
+                yield "s3:DeleteObject", f"arn:aws:s3:::{bucket}/{item['Key']}", owner
         elif operation in ("ListObjectsV2", "ListObjects"):
-            yield "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": params.get("Prefix", "")}
+            yield "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": params.get("Prefix", ""), **owner}
         elif operation in _S3_OBJECT_ACTIONS:
             actions = list(_S3_OBJECT_ACTIONS[operation])
             if operation in ("PutObject", "CreateMultipartUpload") and params.get("Tagging"):
                 actions.append("s3:PutObjectTagging")
             for action in actions:
-                yield action, f"arn:aws:s3:::{bucket}/{params['Key']}", {}
+                yield action, f"arn:aws:s3:::{bucket}/{params['Key']}", owner
         else:
-            yield f"s3:{operation}", f"arn:aws:s3:::{bucket}", {}
+            yield f"s3:{operation}", f"arn:aws:s3:::{bucket}", owner
     elif service == "sqs":
         name = params.get("QueueUrl", "*").rsplit("/", 1)[-1]
         yield f"sqs:{operation.removesuffix('Batch')}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", {}
+    elif service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        names = params.get("Names") or [params.get("Name", "")]
+        for name in names:
+            yield f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}", {}
+        if params.get("WithDecryption"):
+            yield "kms:Decrypt", SSM_KEY, {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}
     elif service == "ses" and operation in ("SendEmail", "SendRawEmail"):
         domain = iam.mail_domain(params.get("Source", "@unknown"))
         yield f"ses:{operation}", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{domain}", {}

@@ -75,3 +75,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class Given:
+    """A secret a test holds itself, in place of Settings' `Secret` (read from the environment
+    or SSM): the adapters only ever call `reveal()`."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value

@@ -156,7 +156,7 @@ def test_me_needs_a_valid_token(client, user):
     assert get(client, "/me", forged).status_code == 401
     from chalicelib.config import settings
 
-    secret = settings().jwt_secret
+    secret = settings().jwt_secret.reveal()
     expired = jwt.encode({**claims, "exp": int(time.time()) - 1}, secret, algorithm="HS256")
     assert get(client, "/me", expired).status_code == 401
     wrong_audience = jwt.encode({**claims, "aud": "someone-else"}, secret, algorithm="HS256")

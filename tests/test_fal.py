@@ -29,7 +29,7 @@ from chalicelib.adapters.video import (
 from chalicelib.config import settings
 from chalicelib.local.standins.base import JobPlan, Reply
 from chalicelib.local.standins.fal import FalStandIn
-from tests.engine_standins import Receiver, closed_port, tiny_mp4, tiny_render, wait_for
+from tests.engine_standins import Given, Receiver, closed_port, tiny_mp4, tiny_render, wait_for
 
 PNG = ReferenceImage(b"\x89PNG\r\n\x1a\nstart", "image/png")
 PNG_URI, JPEG_URI = "data:image/png;base64,", "data:image/jpeg;base64,"
@@ -52,7 +52,8 @@ def standin():
 @pytest.fixture
 def config(standin):
     fal_webhook.KEYS.clear()
-    return replace(settings(), fal_key=standin.key, fal_queue_url=standin.url, fal_jwks_url=standin.jwks_url)
+    return replace(settings(), fal_key=Given(standin.key), fal_queue_url=standin.url,
+                   fal_jwks_url=standin.jwks_url)
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ def test_an_engine_that_refuses_the_connection_is_unavailable(config):
 
 def test_a_wrong_key_is_unavailable_not_the_users_fault(config):
     with pytest.raises(ProviderUnavailable, match="401") as raised:
-        FalQueue.from_settings(replace(config, fal_key="wrong"), timeouts=QUICK).create(submission())
+        FalQueue.from_settings(replace(config, fal_key=Given("wrong")), timeouts=QUICK).create(submission())
     assert not isinstance(raised.value, SubmitUnknown)
 
 

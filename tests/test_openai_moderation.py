@@ -19,6 +19,7 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import ConfigError, Settings, settings
 from chalicelib.errors import Busy, PromptRefused
 from chalicelib.models import VideoJob
+from chalicelib.secret_store import Secret
 from chalicelib.services import generation
 
 CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
@@ -51,8 +52,15 @@ class Endpoint:
         return self.answers.pop(0)
 
 
+@pytest.fixture(autouse=True)
+def moderation_api_key(monkeypatch):
+    settings()  # the suite's own, built (and cached) before the key is set
+    monkeypatch.setenv("MODERATION_API_KEY", "sk-mod")  # read through Settings' Secret, from the environment
+
+
 def moderator(endpoint: Endpoint) -> OpenAIModeration:
-    config = replace(settings(), moderation_provider="openai", moderation_api_key="sk-mod",
+    config = replace(settings(), moderation_provider="openai",
+                     moderation_api_key=Secret("MODERATION_API_KEY"),
                      moderation_api_base_url="https://gateway.test/v1")
     transport = httpx2.MockTransport(endpoint)
     return OpenAIModeration.from_settings(config, http_client=httpx2.Client(transport=transport))
@@ -150,7 +158,8 @@ def test_the_endpoint_is_used_where_a_key_for_it_is_configured(monkeypatch, envi
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     config = Settings.from_environ()
-    assert (config.moderation_provider, config.moderation_api_key) == (provider, key)
+    revealed = config.moderation_api_key.reveal() if config.moderation_api_key else None
+    assert (config.moderation_provider, revealed) == (provider, key)
 
 
 def test_an_unknown_moderation_provider_is_a_configuration_error(monkeypatch):

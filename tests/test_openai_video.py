@@ -17,9 +17,16 @@ from chalicelib.adapters.video import (
     VideoSpec,
 )
 from chalicelib.config import settings
+from chalicelib.secret_store import Secret
 
 SPEC = Submission(VideoSpec(prompt="A paper crane unfolds", model="veo-3.1-fast", seconds=8, size="1280x720"),
                   engine_model="google/veo-3.1-fast-generate-001", job_id="job_1")
+
+
+@pytest.fixture(autouse=True)
+def video_api_key(monkeypatch):
+    settings()  # the suite's own, built (and cached) before the key is set
+    monkeypatch.setenv("VIDEO_API_KEY", "sk-test")  # read through Settings' Secret, from the environment
 
 
 def video(status="queued", progress=0, error=None):
@@ -40,7 +47,8 @@ class Gateway:
 
 
 def provider(gateway: Gateway) -> OpenAIVideos:
-    config = replace(settings(), video_api_key="sk-test", video_api_base_url="https://gateway.test/v1")
+    config = replace(settings(), video_api_key=Secret("VIDEO_API_KEY"),
+                     video_api_base_url="https://gateway.test/v1")
     client = httpx2.Client(transport=httpx2.MockTransport(gateway))
     return OpenAIVideos.from_settings(config, http_client=client)
 
@@ -59,7 +67,7 @@ def test_create_posts_the_spec_to_the_configured_gateway():
 
 def test_a_gateway_that_names_the_model_otherwise_gets_its_own_name():
     gateway = Gateway(lambda request: httpx2.Response(200, json=video()))
-    config = replace(settings(), video_api_key="sk-test", video_api_base_url="https://gateway.test/v1",
+    config = replace(settings(), video_api_key=Secret("VIDEO_API_KEY"), video_api_base_url="https://gateway.test/v1",
                      video_model_ids={"veo-3.1-fast": "gemini/veo-3.1-fast-generate-preview"})
     client = httpx2.Client(transport=httpx2.MockTransport(gateway))
     OpenAIVideos.from_settings(config, http_client=client).create(SPEC)

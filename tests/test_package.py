@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import secret_store
 from chalicelib.local import infra
 from chalicelib.local.bootstrap import load_template
 from chalicelib.models import ALL_MODELS
@@ -347,18 +348,19 @@ def test_each_function_finds_the_templates_bucket_and_queues(packaged: Packaged)
         assert variables["LOCAL_CHECKOUT"] == "false", logical_id
 
 
-def test_secrets_come_from_ssm_and_each_function_gets_only_those_it_needs(packaged: Packaged) -> None:
+def test_no_function_has_a_secret_in_its_environment_only_the_paths_of_its_own(packaged: Packaged) -> None:
     for logical_id, function in packaged.functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
-        given = {name for name in iam.ALL_SECRETS if name in variables}
-        assert given == set(iam.access_for(_function_name(packaged, logical_id)).secrets), logical_id
-        for name in given:
-            assert variables[name] == {"Fn::Sub": "{{resolve:ssm:/${AWS::StackName}/" + name + "}}"}
-    api = packaged.functions["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert set(api) >= set(iam.ALL_SECRETS)
+        assert not set(variables) & set(secret_store.SECRETS), logical_id
+        assert "{{resolve:" not in json.dumps(variables), logical_id
+        granted = iam.access_for(_function_name(packaged, logical_id)).secrets
+        handed = variables.get(secret_store.PARAMETERS, {"Fn::Sub": ""})["Fn::Sub"]
+        assert sorted(filter(None, handed.split(","))) == sorted(
+            iam.secret_parameter("${AWS::StackName}", name) for name in granted), logical_id
+    assert "resolve:ssm" not in json.dumps(packaged.template)
+    assert "SecretsRevision" not in packaged.template.get("Parameters", {})
     for stage in CONFIG["stages"].values():
-        assert not set(stage["environment_variables"]) & set(iam.ALL_SECRETS)
-    assert "ssm-secure" not in json.dumps(packaged.template)
+        assert not set(stage["environment_variables"]) & set(secret_store.SECRETS)
 
 
 def test_each_function_logs_to_its_own_group_kept_30_days_at_most(packaged: Packaged) -> None:
@@ -372,9 +374,11 @@ def test_each_function_logs_to_its_own_group_kept_30_days_at_most(packaged: Pack
 
 # --- IAM -----------------------------------------------------------------------------------------
 
-_SCOPED_SERVICES = ("dynamodb", "s3", "sqs", "ses", "logs")
+_SCOPED_SERVICES = ("dynamodb", "s3", "sqs", "ses", "logs", "ssm", "kms")
 # Any table, any queue, the whole bucket or any log group of the stage: never one statement.
-_TOO_WIDE = r"table/[^/]*\*|:sqs:[^:]*:[^:]*:[^:]*\*|\?{12}/\*$|log-group:[^:]*\*"
+_TOO_WIDE = r"table/[^/]*\*|:sqs:[^:]*:[^:]*:[^:]*\*|\?{12}/\*$|log-group:[^:]*\*|parameter/[^/]*/?\*"
+# The stack's own region and account, as CloudFormation substitutes them.
+_HERE = "${AWS::Region}:${AWS::AccountId}"
 
 
 def _role_policy(packaged: Packaged, logical_id: str) -> dict[str, Any]:
@@ -395,13 +399,17 @@ def test_each_function_has_a_role_of_its_own_made_from_its_access(
     by_name = {f.name: f for f in functions}
     for logical_id in packaged.functions:
         function = by_name[_function_name(packaged, logical_id)]
-        assert _role_policy(packaged, logical_id) == iam.policy_document(function, PREFIX, PROD["MAIL_FROM"])
+        assert _role_policy(packaged, logical_id) == iam.policy_document(
+            function, PREFIX, PROD["MAIL_FROM"], production=True)
 
 
 def test_no_role_reaches_beyond_its_own_stacks_resources(packaged: Packaged) -> None:
-    owned = (f"arn:aws:dynamodb:*:*:table/{PREFIX}-", f"arn:aws:s3:::{iam.bucket_pattern(PREFIX)}",
-             f"arn:aws:sqs:*:*:{PREFIX}-", f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}-",
-             f"arn:aws:ses:*:*:identity/{iam.mail_domain(PROD['MAIL_FROM'])}")
+    bucket = f"arn:aws:s3:::{iam.bucket_pattern(PREFIX)}"
+    owned = (f"arn:aws:dynamodb:{_HERE}:table/{PREFIX}-", bucket, f"arn:aws:sqs:{_HERE}:{PREFIX}-",
+             f"arn:aws:logs:{_HERE}:log-group:/aws/lambda/{PREFIX}-",
+             f"arn:aws:ses:{_HERE}:identity/{iam.mail_domain(PROD['MAIL_FROM'])}",
+             f"arn:aws:ssm:{_HERE}:parameter/{PREFIX}/")
+    the_ssm_key = f"arn:aws:kms:{_HERE}:key/*"
     for logical_id in packaged.functions:
         for statement in _role_policy(packaged, logical_id)["Statement"]:
             assert statement["Effect"] == "Allow"
@@ -410,9 +418,17 @@ def test_no_role_reaches_beyond_its_own_stacks_resources(packaged: Packaged) -> 
             for action in actions:
                 service, _, verb = action.partition(":")
                 assert service in _SCOPED_SERVICES and "*" not in verb, (logical_id, action)
+            condition = statement.get("Condition", {})
             for resource in resources:
-                assert resource != "*" and resource.startswith(owned), (logical_id, resource)
-                assert not re.search(_TOO_WIDE, resource), (logical_id, resource)
+                arn = resource["Fn::Sub"] if isinstance(resource, dict) else resource
+                if arn == the_ssm_key:  # decrypting only what SSM asks to, for this role's reads
+                    assert actions == ["kms:Decrypt"] and condition == {"StringEquals": {
+                        "kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}}}
+                    continue
+                assert arn.startswith(owned), (logical_id, arn)
+                assert not re.search(_TOO_WIDE, arn), (logical_id, arn)
+                if arn.startswith(bucket):
+                    assert condition["StringEquals"] == {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
 
 
 def test_the_bucket_pattern_in_the_policies_is_the_templates_bucket_and_nothing_else() -> None:
@@ -431,7 +447,8 @@ def _allowed(function: str, action: str, resource: str, context: dict[str, str] 
     from app import app
 
     (spec,) = [f for f in iam.app_functions(app, "aisora-dev") if f.name == function]
-    return iam.allows(iam.policy_document(spec, PREFIX, PROD["MAIL_FROM"]), action, resource, context)
+    policy = iam.policy_document(spec, PREFIX, PROD["MAIL_FROM"], production=True)
+    return iam.allows(policy, action, resource, context)
 
 
 def test_the_ledger_is_append_only_but_for_the_erasure_and_the_seven_year_sweep() -> None:
@@ -445,9 +462,24 @@ def test_the_ledger_is_append_only_but_for_the_erasure_and_the_seven_year_sweep(
 
 def test_listing_the_bucket_is_limited_to_the_prefixes_erasure_empties() -> None:
     bucket = f"arn:aws:s3:::{PREFIX}-media-123456789012"
-    assert _allowed("erase_closed_accounts", "s3:ListBucket", bucket, {"s3:prefix": "videos/u1/"})
-    assert not _allowed("erase_closed_accounts", "s3:ListBucket", bucket, {"s3:prefix": ""})
-    assert not _allowed("api_handler", "s3:ListBucket", bucket, {"s3:prefix": "videos/u1/"})
+    ours = {"s3:ResourceAccount": iam.ACCOUNT}
+    assert _allowed("erase_closed_accounts", "s3:ListBucket", bucket, {"s3:prefix": "videos/u1/", **ours})
+    assert not _allowed("erase_closed_accounts", "s3:ListBucket", bucket, {"s3:prefix": "", **ours})
+    assert not _allowed("api_handler", "s3:ListBucket", bucket, {"s3:prefix": "videos/u1/", **ours})
+
+
+def test_the_bucket_pattern_reaches_only_this_accounts_bucket() -> None:
+    key = f"arn:aws:s3:::{PREFIX}-media-123456789012/videos/u/j/video.mp4"
+    assert _allowed("expire_videos", "s3:DeleteObject", key, {"s3:ResourceAccount": iam.ACCOUNT})
+    assert not _allowed("expire_videos", "s3:DeleteObject", key, {"s3:ResourceAccount": "210987654321"})
+
+
+def test_the_production_api_may_not_write_the_local_checkouts_table() -> None:
+    table = f"arn:aws:dynamodb:{iam.REGION}:{iam.ACCOUNT}:table/{PREFIX}-local-checkouts"
+    assert not any(_allowed("api_handler", action, table)
+                   for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"))
+    assert not _allowed("api_handler", "dynamodb:UpdateItem",
+                        f"arn:aws:dynamodb:{iam.REGION}:{iam.ACCOUNT}:table/{PREFIX}-tokens")
 
 
 def test_each_schedule_calls_aws_only_as_its_policy_allows(client, monkeypatch) -> None:
@@ -494,6 +526,11 @@ def test_the_call_trace_asks_what_aws_would_authorize() -> None:
     assert query[1].endswith(":table/t/index/by_user")
     (send,) = requests("sqs", "SendMessage", {"QueueUrl": "https://sqs/123/aisora-dev-jobs"})
     assert send[:2] == ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:aisora-dev-jobs")
+    read, decrypt = requests("ssm", "GetParameters",
+                             {"Names": ["/aisora-dev/JWT_SECRET"], "WithDecryption": True})
+    assert read[:2] == ("ssm:GetParameters",
+                        "arn:aws:ssm:us-east-1:123456789012:parameter/aisora-dev/JWT_SECRET")
+    assert decrypt[0] == "kms:Decrypt" and decrypt[2] == {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}
 
 
 # --- the code package ----------------------------------------------------------------------------

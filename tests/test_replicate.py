@@ -22,7 +22,7 @@ from chalicelib.adapters.video import (
 from chalicelib.config import settings
 from chalicelib.local.standins.base import JobPlan, Reply
 from chalicelib.local.standins.replicate import ReplicateStandIn
-from tests.engine_standins import Receiver, closed_port, tiny_mp4, tiny_render, wait_for
+from tests.engine_standins import Given, Receiver, closed_port, tiny_mp4, tiny_render, wait_for
 
 PNG = ReferenceImage(b"\x89PNG\r\n\x1a\nstart", "image/png")
 JPEG = ReferenceImage(b"\xff\xd8\xffend", "image/jpeg")
@@ -44,8 +44,8 @@ def standin():
 
 @pytest.fixture
 def config(standin):
-    return replace(settings(), replicate_api_token=standin.token, replicate_base_url=standin.url,
-                   replicate_webhook_secret=standin.secret)
+    return replace(settings(), replicate_api_token=Given(standin.token), replicate_base_url=standin.url,
+                   replicate_webhook_secret=Given(standin.secret))
 
 
 @pytest.fixture

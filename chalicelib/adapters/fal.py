@@ -178,7 +178,7 @@ class FalQueue:
                       resolve: Resolver = system_resolver, timeouts: Timeouts | None = None) -> FalQueue:
         if not settings.fal_key:
             raise ProviderUnavailable("fal is not configured (FAL_KEY)")
-        return cls(settings.fal_key, settings.fal_queue_url, settings.app_base_url + "/webhooks/fal",
+        return cls(settings.fal_key.reveal(), settings.fal_queue_url, settings.app_base_url + "/webhooks/fal",
                    http or engine_http.pool(), resolve, timeouts)
 
     def create(self, submission: Submission) -> str:

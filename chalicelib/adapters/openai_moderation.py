@@ -36,7 +36,7 @@ class OpenAIModeration:
     @classmethod
     def from_settings(cls, settings: Settings, http_client: Any | None = None) -> OpenAIModeration:
         client = openai.OpenAI(
-            api_key=settings.moderation_api_key,
+            api_key=settings.moderation_api_key.reveal() if settings.moderation_api_key else None,
             base_url=settings.moderation_api_base_url,
             timeout=5.0,  # the user is waiting on POST /videos
             max_retries=1,

@@ -42,7 +42,7 @@ class OpenAIVideos:
     def from_settings(cls, settings: Settings, http_client: Any | None = None) -> OpenAIVideos:
         return cls(
             openai.OpenAI(
-                api_key=settings.video_api_key,
+                api_key=settings.video_api_key.reveal() if settings.video_api_key else None,
                 base_url=settings.video_api_base_url,
                 timeout=20.0,
                 max_retries=2,

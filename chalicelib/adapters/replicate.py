@@ -136,7 +136,7 @@ class ReplicatePredictions:
         if not settings.replicate_api_token:
             raise ProviderUnavailable("Replicate is not configured (REPLICATE_API_TOKEN)")
         webhook = settings.app_base_url + "/webhooks/replicate"
-        return cls(settings.replicate_api_token, settings.replicate_base_url, webhook,
+        return cls(settings.replicate_api_token.reveal(), settings.replicate_base_url, webhook,
                    http or engine_http.pool(), resolve, timeouts)
 
     def create(self, submission: Submission) -> str:
@@ -198,9 +198,9 @@ class ReplicatePredictions:
 def verify_webhook(raw: bytes, headers: Mapping[str, str], settings: Settings,
                    now: float | None = None) -> WebhookEvent:
     """The prediction a genuine webhook speaks of (Standard Webhooks, 5 minutes either way)."""
-    secret = settings.replicate_webhook_secret
-    if not secret:
+    if not settings.replicate_webhook_secret:
         raise WebhookInvalid("Replicate's webhooks are not configured (REPLICATE_WEBHOOK_SECRET)")
+    secret = settings.replicate_webhook_secret.reveal()
     lowered = {name.lower(): value for name, value in headers.items()}
     message_id = lowered.get("webhook-id", "")
     timestamp = lowered.get("webhook-timestamp", "")

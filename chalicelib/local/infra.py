@@ -2,12 +2,13 @@
 
 - the DynamoDB tables of infra/resources.json, from the pynamodb models (keys, indexes, TTL);
 - each Lambda function's part of infra/resources.json, from app.py's declarations and
-  infra/iam.py: its environment (bucket, queue URLs, the secrets it needs from SSM), its log
-  group (30 days), its queue (by reference, with partial batch responses); an alarm on
+  infra/iam.py: its environment (bucket, queue URLs, the SSM paths of the secrets it may read,
+  never their values), its log group (30 days), its queue (by reference, with partial batch
+  responses); an alarm on
   every dead-letter queue, on every schedule that stops running, on the failed-job rate and on
   webhook signature failures;
 - each function's least-privilege IAM policy, `.chalice/policy-<stage>-<function>.json`, named
-  in `.chalice/config.json` (autogen_policy stays off).
+  in `.chalice/config.json` (autogen_policy stays off), for every stage but make run's `local`.
 
     RESOURCE_PREFIX=aisora-dev .venv/bin/python -m chalicelib.local.infra
         (after changing a model, a handler, or infra/iam.py)
@@ -25,6 +26,7 @@ from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
+from chalicelib import secret_store
 from chalicelib.local.bootstrap import TEMPLATE, load_template
 from chalicelib.models import ALL_MODELS
 
@@ -106,10 +108,12 @@ def _queue_ids(resources: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def _secret(name: str) -> dict[str, str]:
-    # A String parameter the operator sets (README, "Deploying to AWS"); CloudFormation resolves
-    # it at deploy time. ssm-secure is refused in Lambda environments.
-    return {"Fn::Sub": "{{resolve:ssm:/${AWS::StackName}/" + name + "}}"}
+def _secret_parameters(names: tuple[str, ...]) -> dict[str, str]:
+    """The paths of the SecureString parameters the function may read (README, "Deploying to
+    AWS"): chalicelib/secret_store.py reads them at its first use of a secret, never deploy time."""
+    from infra import iam
+
+    return {"Fn::Sub": ",".join(iam.secret_parameter("${AWS::StackName}", n) for n in sorted(names))}
 
 
 def function_resources(app: Any, resources: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -129,9 +133,9 @@ def function_resources(app: Any, resources: dict[str, Any], prefix: str) -> dict
             "NOTICES_QUEUE_URL": {"Ref": queues["notices"]},
             "VIDEO_PROVIDER": "openai",  # the package has no local renderer
             "LOCAL_CHECKOUT": "false",  # never the local stand-in for a payment provider
-            "SECRETS_REVISION": {"Ref": "SecretsRevision"},
         }
-        variables.update({name: _secret(name) for name in access.secrets})
+        if access.secrets:
+            variables[secret_store.PARAMETERS] = _secret_parameters(access.secrets)
         props: dict[str, Any] = {
             "Environment": {"Variables": variables},
             "LoggingConfig": {"LogGroup": {"Ref": logical_id + "LogGroup"}},
@@ -298,6 +302,8 @@ def generated_policies(
     names = {f.name for f in functions}
     policies: dict[str, Any] = {}
     for stage, stage_config in config["stages"].items():
+        if stage == secret_store.LOCAL_STAGE:
+            continue  # make run's: never deployed
         env = stage_config["environment_variables"]
         per_function = stage_config.setdefault("lambda_functions", {})
         for name in [n for n, c in per_function.items() if n not in names and set(c) == {"iam_policy_file"}]:
@@ -305,7 +311,8 @@ def generated_policies(
         for function in functions:
             file_name = policy_file_name(stage, function.name)
             per_function.setdefault(function.name, {})["iam_policy_file"] = file_name
-            policies[file_name] = iam.policy_document(function, env["RESOURCE_PREFIX"], env["MAIL_FROM"])
+            policies[file_name] = iam.policy_document(function, env["RESOURCE_PREFIX"], env["MAIL_FROM"],
+                                                      production=env["STAGE"] == "prod")
     return config, policies
 
 

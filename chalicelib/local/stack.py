@@ -20,19 +20,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+from chalicelib import secret_store
 from chalicelib.local import front
 from chalicelib.local.embedded_aws import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Development-only values, used when the environment does not set them. Never use them
-# anywhere but on your own machine: they are public, in this file and in the README.
-DEV_SECRETS = {
-    "JWT_SECRET": "local-dev-only-jwt-secret-not-for-production",
-    "STRIPE_WEBHOOK_SECRET": "whsec_local_dev_only_stripe",
-    "CREEM_WEBHOOK_SECRET": "local_dev_only_creem",
-    "VIDEO_WEBHOOK_SECRET": "whsec_bG9jYWwtZGV2LW9ubHktdmlkZW8td2ViaG9vaw==",
-}
+# Development-only values (declared with their secrets in chalicelib/secret_store.py), used when the
+# environment does not set them. They are public, so Settings refuses them unless STAGE is
+# `local`, the stage make run runs.
+DEV_SECRETS = secret_store.DEVELOPMENT_VALUES
 
 
 def _port_free(port: int) -> bool:
@@ -74,11 +71,11 @@ def print_new_mail(moto_port: int, stop: threading.Event) -> None:
 
 
 def stage_environment(moto_port: int, api_port: int) -> dict[str, str]:
-    """The environment every local process shares: the dev stage's variables, the embedded
+    """The environment every local process shares: the local stage's variables, the embedded
     AWS's address, and the development secrets where the caller set none."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = dict(os.environ)
-    env.update(config["stages"]["dev"]["environment_variables"])
+    env.update(config["stages"][secret_store.LOCAL_STAGE]["environment_variables"])
     env.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
@@ -150,7 +147,7 @@ def main() -> int:
         print(f"Starting the API (chalice local) on 127.0.0.1:{internal_port} ...", flush=True)
         api = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local.api", "local", "--host", "127.0.0.1",
-             "--port", str(internal_port), "--stage", "dev", "--no-autoreload"],
+             "--port", str(internal_port), "--stage", secret_store.LOCAL_STAGE, "--no-autoreload"],
             cwd=ROOT, env=env,
         )
         children.append(api)

@@ -55,7 +55,7 @@ def _access_token(user_id: str, session_id: str, settings: Settings, now: dateti
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + settings.access_token_seconds,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=_ALGORITHM)
+    return jwt.encode(claims, settings.jwt_secret.reveal(), algorithm=_ALGORITHM)
 
 
 def user_id_from_access_token(token: str, settings: Settings) -> str:
@@ -63,7 +63,7 @@ def user_id_from_access_token(token: str, settings: Settings) -> str:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            settings.jwt_secret.reveal(),
             algorithms=[_ALGORITHM],
             issuer=ISSUER,
             audience=AUDIENCE,
