@@ -105,7 +105,9 @@ def test_a_worker_reads_only_its_own_secret_and_is_refused_the_others(on_lambda,
         settings.jwt_secret.reveal()
     assert ssm_calls == []
     assert settings.video_api_key is not None and settings.video_api_key.reveal() == STORED["VIDEO_API_KEY"]
-    assert [call["Names"] for call in ssm_calls] == [[f"/{PREFIX}/VIDEO_API_KEY"]]
+    # one call, for its own parameters only: the engines' keys it may use, never the API's secrets
+    assert [call["Names"] for call in ssm_calls] == [
+        [f"/{PREFIX}/{name}" for name in ("FAL_KEY", "REPLICATE_API_TOKEN", "VIDEO_API_KEY")]]
 
 
 def test_on_lambda_a_secret_in_the_environment_refuses_to_start(on_lambda, monkeypatch):
