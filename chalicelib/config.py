@@ -107,16 +107,24 @@ class Settings:
     moderation_api_key: str | None = None
     moderation_api_base_url: str | None = None
     moderation_model: str = "omni-moderation-latest"
+    # The engines that make videos: {"local"} for the local renderer, else those with a key
+    # ("fal", "replicate", "openai" for an OpenAI-compatible gateway), tried in each model's order.
+    video_engines: frozenset[str] = frozenset({"local"})
+    # A job not finished by then fails and is refunded; short values make a soak take minutes.
+    generation_deadline_seconds: int = 3600
 
     @classmethod
     def from_environ(cls) -> Settings:
         api_key = os.environ.get("VIDEO_API_KEY") or None
+        engines = _video_engines()
         # The local renderer is the default so that a new checkout works with no key at all.
         provider = os.environ.get("VIDEO_PROVIDER") or ("openai" if api_key else "local")
         if provider not in ("local", "openai"):
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
         if provider == "openai" and not api_key:
             raise ConfigError("VIDEO_PROVIDER=openai needs VIDEO_API_KEY")
+        if provider == "local" and os.environ.get("VIDEO_PROVIDER"):
+            engines = frozenset({"local"})
         # The video provider's key serves for moderation only where that provider is OpenAI's own
         # API (no other address): a gateway for videos need not answer /v1/moderations.
         openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
@@ -157,7 +165,18 @@ class Settings:
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,
             moderation_model=os.environ.get("MODERATION_MODEL") or "omni-moderation-latest",
+            video_engines=engines,
+            generation_deadline_seconds=_int("GENERATION_DEADLINE_SECONDS", 3600),
         )
+
+
+# Each engine is configured by its key; VIDEO_PROVIDER=local forces the local renderer.
+_ENGINE_KEYS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN", "openai": "VIDEO_API_KEY"}
+
+
+def _video_engines() -> frozenset[str]:
+    configured = frozenset(name for name, key in _ENGINE_KEYS.items() if os.environ.get(key, "").strip())
+    return configured or frozenset({"local"})
 
 
 @functools.cache

@@ -37,7 +37,8 @@ os.environ.update(
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
 )
-for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER"):
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER",
+             "FAL_KEY", "REPLICATE_API_TOKEN", "GENERATION_DEADLINE_SECONDS"):
     os.environ.pop(name, None)
 
 from chalice.test import Client  # noqa: E402
