@@ -81,8 +81,8 @@ ACCESS: dict[str, Access] = {
             "local-checkouts": "read put update",
         },
         objects={
-            # the video webhook completes videos; an upgrade retags them; downloads are presigned
-            "videos/": "read write tag delete",
+            # an upgrade retags videos; downloads are presigned (webhooks only queue a check)
+            "videos/": "read tag delete",
             "exports/": "read",
             "uploads/": "write",  # presigned POST for reference images
             "references/": "read write delete",
@@ -94,7 +94,8 @@ ACCESS: dict[str, Access] = {
     ),
     "generate_video": Access(
         tables=_REFUNDS,
-        objects={"references/": "read", "videos/": "write delete"},
+        # reads back its copy of a result by ranges, to check it is an MP4 of the promised length
+        objects={"references/": "read", "videos/": "read write delete"},
         send=("jobs",),  # its own delayed re-checks
         images=True,  # fits the reference to the video's size
     ),
