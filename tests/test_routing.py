@@ -6,12 +6,13 @@ import json
 import logging
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from conftest import get, post
 from fakes import ScriptedProvider
 
-from chalicelib import aws
+from chalicelib import aws, config, wiring
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderRefused, ProviderStatus, ProviderUnavailable, SubmitUnknown
@@ -197,3 +198,32 @@ def test_operators_see_the_attempts_and_the_owner_does_not(client, user, deps, f
     assert seen["provider"] == "replicate" and seen["provider_job_id"] == job.provider_job_id
     assert [(a["provider"], a["outcome"]) for a in seen["attempts"]] == outcomes(job)
     assert seen["attempts"][0]["detail"] == "503"
+
+
+@pytest.mark.parametrize("env, engines", [
+    ({}, {"local"}),
+    ({"FAL_KEY": "fal-key"}, {"fal"}),
+    ({"FAL_KEY": "fal-key", "REPLICATE_API_TOKEN": "r8_token"}, {"fal", "replicate"}),
+    ({"VIDEO_API_KEY": "sk-gateway", "VIDEO_API_BASE_URL": "http://gateway.test/v1"}, {"openai"}),
+    ({"FAL_KEY": "fal-key", "VIDEO_PROVIDER": "local"}, {"local"}),
+])
+def test_the_engines_are_those_whose_key_is_set_else_the_local_renderer(monkeypatch, env, engines):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert config.Settings.from_environ().video_engines == frozenset(engines)
+
+
+@pytest.fixture
+def short_deadline(monkeypatch, world):
+    monkeypatch.setenv("GENERATION_DEADLINE_SECONDS", "90")
+    config.settings.cache_clear()
+    wiring.reset()
+    yield
+    monkeypatch.undo()
+    config.settings.cache_clear()
+    wiring.reset()
+
+
+def test_the_generation_deadline_is_configuration(client, user, short_deadline):
+    job = queued_job(client, user)
+    assert job.deadline_at - job.created_at == timedelta(seconds=90)
