@@ -475,9 +475,10 @@ def creem_webhook() -> dict[str, Any]:
 def _engine_webhook(provider: str) -> dict[str, Any]:
     """A video engine's webhook: verified on the raw body by its adapter (imported only now),
     then a check of the job it names is queued; a forged one is 400 and changes nothing."""
-    raw, headers = _raw_body(), app.current_request.headers
+    request = app.current_request
+    raw, headers, query = _raw_body(), request.headers, request.query_params or {}
     verify = WEBHOOK_VERIFIERS[provider]
-    outcome = generation.on_engine_webhook(provider, lambda: verify(raw, headers, settings()),
+    outcome = generation.on_engine_webhook(provider, lambda: verify(raw, headers, query, settings()),
                                            generation_dependencies())
     return {"received": True, "outcome": outcome}
 

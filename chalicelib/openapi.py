@@ -197,6 +197,8 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 _QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    # Our webhook address as given to fal with each job: it names the job's app (owner/alias).
+    ("POST", "/webhooks/fal"): [{"name": "app", "in": "query", "schema": {"type": "string"}}],
     ("GET", "/videos"): [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}},

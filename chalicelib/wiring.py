@@ -76,18 +76,22 @@ class Engines(Mapping[str, VideoProvider]):
         return len(self._config.video_engines)
 
 
-# An engine's webhook verifier: the raw body and headers in, the verified event out, or
-# WebhookInvalid. Looked up by the route's engine and imported only when a webhook arrives.
-WebhookVerifier = Callable[[bytes, Mapping[str, str], Settings], WebhookEvent]
+# An engine's webhook verifier: the raw body, headers and the webhook address's query string in,
+# the verified event out, or WebhookInvalid. Looked up by the route's engine, and its adapter
+# imported only when a webhook arrives.
+WebhookVerifier = Callable[[bytes, Mapping[str, str], Mapping[str, str], Settings], WebhookEvent]
 
 
-def _verify_fal(raw: bytes, headers: Mapping[str, str], config: Settings) -> WebhookEvent:
+def _verify_fal(raw: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                config: Settings) -> WebhookEvent:
     from chalicelib.adapters.fal import verify_webhook
 
-    return verify_webhook(raw, headers, config)
+    # fal signs the request id alone; our id of the job adds its app, named in the query.
+    return verify_webhook(raw, headers, config, query=query)
 
 
-def _verify_replicate(raw: bytes, headers: Mapping[str, str], config: Settings) -> WebhookEvent:
+def _verify_replicate(raw: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                      config: Settings) -> WebhookEvent:
     from chalicelib.adapters.replicate import verify_webhook
 
     return verify_webhook(raw, headers, config)

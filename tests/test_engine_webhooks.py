@@ -33,7 +33,7 @@ def signed(body: dict, secret: bytes = SECRET) -> tuple[bytes, dict[str, str]]:
                  "x-test-signature": hmac.new(secret, raw, hashlib.sha256).hexdigest()}
 
 
-def hmac_verifier(raw, headers, config) -> WebhookEvent:
+def hmac_verifier(raw, headers, query, config) -> WebhookEvent:
     """Stands in for an adapter's verifier (fal's Ed25519, Replicate's Standard Webhooks) through
     the registry the routes look verifiers up in; it checks a real signature all the same."""
     expected = hmac.new(SECRET, raw, hashlib.sha256).hexdigest()

@@ -205,7 +205,7 @@ def test_a_forged_webhook_of_any_provider_is_counted_where_the_templates_alarm_l
     from chalicelib.adapters.video import WebhookInvalid
     from chalicelib.wiring import WEBHOOK_VERIFIERS
 
-    def refuse(raw, headers, config):
+    def refuse(raw, headers, query, config):
         raise WebhookInvalid("no valid signature")
 
     monkeypatch.setenv("RESOURCE_PREFIX", "aisora-prod")
