@@ -19,9 +19,9 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.services import catalogue, generation
 
 fal_standin = pytest.importorskip("chalicelib.local.standins.fal")
+Receiver = pytest.importorskip("engine_standins").Receiver  # the adapters' test helpers
 from chalicelib.adapters.fal import FalQueue  # noqa: E402
 from chalicelib.local.standins.base import render_mp4  # noqa: E402
-from engine_standins import Receiver  # noqa: E402 - the adapters' test helpers, with the stand-in
 
 MODEL = "fal-routed-test-model"
 
@@ -91,7 +91,9 @@ def test_a_video_is_made_through_fal_and_its_signed_webhook(client, user, fal_st
     assert get(client, f"/videos/{video_id}/download", token).status_code == 200
     # The same webhook again, late: accepted, and nothing changes.
     assert deliver(client, receiver.received[0]).status_code == 200
-    assert get(client, f"/videos/{video_id}", token).json_body == view
+    again = get(client, f"/videos/{video_id}", token).json_body
+    assert urlsplit(again.pop("thumbnail_url")).path == urlsplit(view.pop("thumbnail_url")).path
+    assert again == view
 
 
 def test_a_stale_or_tampered_fal_webhook_is_400(client, user, fal_stack, standin, receiver):

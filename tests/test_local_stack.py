@@ -85,9 +85,10 @@ def test_the_stack_makes_a_video_over_http_and_stops_everything_on_ctrl_c():
         ready = "".join(stack.output)
         assert f"http://127.0.0.1:{stack.api_port}/" in ready and "Ctrl-C" in ready
         assert stack.call("GET", "/health") == (200, {"status": "ok"})
+        in_force = stack.call("GET", "/policy")[1]["version"]
         status, tokens = stack.call("POST", "/auth/signup", {
             "email": "stack@example.com", "password": "correct horse battery staple",
-            "birth_date": "1991-02-03", "accept_policy_version": "2025-10-08",
+            "birth_date": "1991-02-03", "accept_policy_version": in_force,
         })
         assert status == 201, tokens
         token = tokens["access_token"]
@@ -164,9 +165,10 @@ def test_the_stack_with_fal_keys_makes_videos_through_the_fal_stand_in():
         stack = Stack(env=fal_env)
         try:
             assert any("made by fal" in line for line in stack.output), "".join(stack.output)
+            _, in_force = stack.call("GET", "/policy")
             status, tokens = stack.call("POST", "/auth/signup", {
                 "email": "fal-stack@example.com", "password": "correct horse battery staple",
-                "birth_date": "1991-02-03", "accept_policy_version": "2025-10-08",
+                "birth_date": "1991-02-03", "accept_policy_version": in_force["version"],
             })
             assert status == 201, tokens
             token = tokens["access_token"]
