@@ -227,3 +227,18 @@ def short_deadline(monkeypatch, world):
 def test_the_generation_deadline_is_configuration(client, user, short_deadline):
     job = queued_job(client, user)
     assert job.deadline_at - job.created_at == timedelta(seconds=90)
+
+
+def test_a_job_deleted_while_its_submit_fails_over_is_not_brought_back_nor_left_running(client, user, deps,
+                                                                                      replicate):
+    job = queued_job(client, user)
+
+    class DeletedMeanwhile(ScriptedProvider):
+        def create(self, submission):
+            generation.delete_video(job.user_id, job.job_id, deps)  # its owner deletes it
+            raise ProviderUnavailable("503")
+
+    engines = {"fal": DeletedMeanwhile("fal"), "replicate": replicate}
+    generation.handle_message({"job_id": job.job_id, "action": "submit"}, replace(deps, engines=engines))
+    assert VideoJob.count(job.job_id) == 0
+    assert replicate.deleted == replicate.created  # the engine's job is cancelled, not left to run

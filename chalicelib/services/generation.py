@@ -257,16 +257,21 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         # dead-letter queue refunds it).
         _hand_back(job)
         raise
-    job.update(
-        actions=[
-            VideoJob.provider.set(accepted.provider),
-            VideoJob.provider_job_id.set(accepted.provider_job_id),
-            VideoJob.status.set("in_progress"),
-            VideoJob.updated_at.set(utcnow()),
-            routing.attempt_action(accepted.provider, "accepted"),
-        ],
-        condition=VideoJob.status == "submitting",
-    )
+    try:
+        job.update(
+            actions=[
+                VideoJob.provider.set(accepted.provider),
+                VideoJob.provider_job_id.set(accepted.provider_job_id),
+                VideoJob.status.set("in_progress"),
+                VideoJob.updated_at.set(utcnow()),
+                routing.attempt_action(accepted.provider, "accepted"),
+            ],
+            condition=VideoJob.status == "submitting",
+        )
+    except UpdateError:
+        # Deleted by its owner or failed by the deadline meanwhile: nobody will fetch this video.
+        deps.engines[accepted.provider].delete(accepted.provider_job_id)
+        return
     _schedule_check(job, deps)
 
 

@@ -9,10 +9,12 @@ send could make (and bill us for) a second video. Every attempt is recorded on t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import observability
@@ -88,7 +90,10 @@ def attempt_action(provider: str, outcome: str, detail: str | None = None) -> Ac
 
 
 def record(job: VideoJob, provider: str, outcome: str, error: Exception) -> None:
-    job.update(actions=[attempt_action(provider, outcome, str(error) or type(error).__name__)])
+    # On the job as it stands: an update without a condition would bring back a deleted one.
+    with contextlib.suppress(UpdateError):
+        job.update(actions=[attempt_action(provider, outcome, str(error) or type(error).__name__)],
+                   condition=VideoJob.job_id.exists())
 
 
 def attempts_view(job: VideoJob) -> list[dict[str, str | None]]:
