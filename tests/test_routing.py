@@ -242,3 +242,15 @@ def test_a_job_deleted_while_its_submit_fails_over_is_not_brought_back_nor_left_
     generation.handle_message({"job_id": job.job_id, "action": "submit"}, replace(deps, engines=engines))
     assert VideoJob.count(job.job_id) == 0
     assert replicate.deleted == replicate.created  # the engine's job is cancelled, not left to run
+
+
+def test_a_video_deleted_while_rendering_is_cancelled_at_the_engine_that_took_it(client, user, deps, fal,
+                                                                                  replicate, side_queue):
+    job = queued_job(client, user)
+    fal.create_error = ProviderUnavailable("503")
+    submit(job, deps)
+    generation.delete_video(job.user_id, job.job_id, deps)
+    got = aws.sqs().receive_message(QueueUrl=side_queue, MaxNumberOfMessages=10).get("Messages", [])
+    for message in got:  # the next re-check finds the job gone
+        generation.handle_message(json.loads(message["Body"]), deps)
+    assert replicate.deleted == [job.provider_job_id] and fal.deleted == []

@@ -206,8 +206,8 @@ def handle_message(message: dict[str, Any], deps: Dependencies) -> None:
     job = _find(job_id)
     if job is None:
         # Deleted by its owner while rendering: let the engine forget it too.
-        engine = deps.engines.get(str(message.get("provider")))
-        if action == "check" and engine is not None and isinstance(message.get("provider_job_id"), str):
+        engine = deps.engines.get(str(message.get("provider"))) if action == "check" else None
+        if engine is not None and isinstance(message.get("provider_job_id"), str):
             engine.delete(message["provider_job_id"])
         return
     if job.status not in OPEN_STATES:
