@@ -24,6 +24,9 @@ from chalicelib.services import generation
 FOUR_SECONDS = {"prompt": "A paper boat on a river", "seconds": 4, "size": "720x1280"}
 
 
+pytestmark = pytest.mark.usefixtures("drained_jobs_queue")
+
+
 @pytest.fixture
 def engine():
     provider = ScriptedProvider("local")

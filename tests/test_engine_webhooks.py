@@ -42,6 +42,9 @@ def hmac_verifier(raw, headers, query, config) -> WebhookEvent:
     return WebhookEvent(json.loads(raw)["request_id"])
 
 
+pytestmark = pytest.mark.usefixtures("drained_jobs_queue")
+
+
 @pytest.fixture(autouse=True)
 def verifiers():
     saved = dict(wiring.WEBHOOK_VERIFIERS)

@@ -31,6 +31,9 @@ def small_render(prompt: str, seconds: int, width: int, height: int) -> bytes:
     return render_mp4(prompt, seconds, 64, 64)
 
 
+pytestmark = pytest.mark.usefixtures("drained_jobs_queue")
+
+
 @pytest.fixture
 def receiver():
     receiver = Receiver()

@@ -23,6 +23,9 @@ ROUTED = "routed-test-model"
 FOUR_SECONDS = {"prompt": "A lighthouse in a storm", "model": ROUTED, "seconds": 4, "size": "720x1280"}
 
 
+pytestmark = pytest.mark.usefixtures("drained_jobs_queue")
+
+
 @pytest.fixture(autouse=True)
 def routed_model(monkeypatch):
     """A model made by fal, then Replicate, priced as the default model."""
