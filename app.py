@@ -16,7 +16,7 @@ from chalice import Chalice, Rate, Response
 from chalice.app import SQSEvent
 
 from chalicelib import observability, openapi
-from chalicelib.config import resource_name, settings, webhook_secret
+from chalicelib.config import resource_name, settings
 from chalicelib.errors import (
     AccountSuspended,
     AlreadyDecided,
@@ -56,6 +56,7 @@ from chalicelib.services import (
 )
 from chalicelib.services.client_info import ClientInfo
 from chalicelib.wiring import (
+    WEBHOOK_VERIFIERS,
     account_dependencies,
     billing_dependencies,
     generation_dependencies,
@@ -484,14 +485,27 @@ def creem_webhook() -> dict[str, Any]:
     return {"received": True, "outcome": outcome}
 
 
-@api("/webhooks/video", methods=("POST",))
-def video_webhook() -> dict[str, Any]:
-    """The video provider's completion events (standard webhooks, verified by the openai SDK)."""
-    outcome = generation.on_provider_webhook(
-        _raw_body(), dict(app.current_request.headers), webhook_secret("VIDEO_WEBHOOK_SECRET"),
-        generation_dependencies(),
-    )
+def _engine_webhook(provider: str) -> dict[str, Any]:
+    """A video engine's webhook: verified on the raw body by its adapter (imported only now),
+    then a check of the job it names is queued; a forged one is 400 and changes nothing."""
+    request = app.current_request
+    raw, headers, query = _raw_body(), request.headers, request.query_params or {}
+    verify = WEBHOOK_VERIFIERS[provider]
+    outcome = generation.on_engine_webhook(provider, lambda: verify(raw, headers, query, settings()),
+                                           generation_dependencies())
     return {"received": True, "outcome": outcome}
+
+
+@api("/webhooks/fal", methods=("POST",))
+def fal_webhook() -> dict[str, Any]:
+    """fal.ai's completion events (Ed25519 over the request id, user id, time and body hash)."""
+    return _engine_webhook("fal")
+
+
+@api("/webhooks/replicate", methods=("POST",))
+def replicate_webhook() -> dict[str, Any]:
+    """Replicate's prediction events (Standard Webhooks: HMAC-SHA256 over id, time and body)."""
+    return _engine_webhook("replicate")
 
 
 # --- operators (the admin role comes from `python -m chalicelib.admin`, never from here) ---
@@ -545,6 +559,12 @@ def admin_support_inquiries() -> dict[str, Any]:
     return {"inquiries": inbox.open_inquiries()}
 
 
+@api("/admin/videos/{video_id}")
+def admin_video(video_id: str) -> dict[str, Any]:
+    """A video with the engines tried for it (provider, outcome, time) and the one that took it."""
+    return admin.video_job(_user_id(), video_id)
+
+
 @api("/admin/credits", methods=("POST",))
 def admin_adjust_credits() -> dict[str, Any]:
     """Adds or removes credits with a reason; recorded in the ledger and the audit trail."""
@@ -562,7 +582,7 @@ def admin_publish_policy() -> dict[str, Any]:
 
 @app.on_sqs_message(queue=resource_name("jobs"), batch_size=1)
 def generate_video(event: SQSEvent) -> None:
-    """Submits jobs to the video provider and follows them to completion."""
+    """Submits jobs to their model's engines in order and follows them to completion."""
     for record in event:
         generation.handle_message(json.loads(record.body), generation_dependencies())
 

@@ -128,11 +128,11 @@ def creem_signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return raw, {"creem-signature": hmac.new(world.CREEM_SECRET.encode(), raw, hashlib.sha256).hexdigest()}
 
 
-def video_signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """Signed as the provider signs (standard webhooks: base64 HMAC of id.timestamp.body)."""
+def replicate_signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """Signed as Replicate signs (standard webhooks: base64 HMAC of id.timestamp.body)."""
     raw = json.dumps(event)
     webhook_id, stamp = f"wh_{uuid.uuid4().hex}", int(time.time())
-    key = base64.b64decode(world.VIDEO_SECRET.removeprefix("whsec_"))
+    key = base64.b64decode(world.REPLICATE_SECRET.removeprefix("whsec_"))
     mac = base64.b64encode(hmac.new(key, f"{webhook_id}.{stamp}.{raw}".encode(), hashlib.sha256).digest())
     return raw.encode(), {"webhook-id": webhook_id, "webhook-timestamp": str(stamp),
                           "webhook-signature": f"v1,{mac.decode()}"}
@@ -213,9 +213,10 @@ def every_route(api: Api) -> None:
     api.measure("GET", "/videos/{video_id}", 200, token=token, video_id=video_id)
     finish(video_id)
     api.measure("GET", "/videos/{video_id}/download", 200, token=token, video_id=video_id)
-    raw, signed = video_signed({"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "video.completed",
-                                "created_at": int(time.time()), "data": {"id": "video_bench"}})
-    api.measure("POST", "/webhooks/video", 200, raw, headers=signed, variant="(the video is already stored)")
+    raw, signed = replicate_signed({"id": "p_bench", "model": "google/veo-3.1", "version": "hidden",
+                                    "status": "succeeded", "output": None})
+    api.measure("POST", "/webhooks/replicate", 200, raw, headers=signed, variant="(a prediction not ours)")
+    api.measure("POST", "/webhooks/fal", 400, raw, headers={}, variant="(unsigned: refused)")
     api.measure("DELETE", "/videos/{video_id}", 204, token=token, video_id=video_id)
 
     # --- billing

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 # stage's, which chalice's test client sets from .chalice/config.json anyway.
 STRIPE_SECRET = "whsec_bench_only_stripe"  # noqa: S105 - signs the bench's own webhooks
 CREEM_SECRET = "bench_only_creem"  # noqa: S105 - likewise
-VIDEO_SECRET = "whsec_" + base64.b64encode(b"bench-only-video-webhook").decode()
+REPLICATE_SECRET = "whsec_" + base64.b64encode(b"bench-only-replicate-webhook").decode()
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the bench accounts', in moto
 
 os.environ.update({
@@ -33,7 +33,7 @@ os.environ.update({
     "RECHECK_DELAY_SECONDS": "0", "APP_BASE_URL": "http://127.0.0.1:8000",
     "MAIL_FROM": "AISora2 <no-reply@aisora2.com>", "LOCAL_CHECKOUT": "true",
     "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "CREEM_WEBHOOK_SECRET": CREEM_SECRET,
-    "VIDEO_WEBHOOK_SECRET": VIDEO_SECRET, "VIDEO_PROVIDER": "local",
+    "REPLICATE_WEBHOOK_SECRET": REPLICATE_SECRET, "VIDEO_PROVIDER": "local",
     "LOCAL_RENDER_DIR": str(Path(tempfile.gettempdir()) / "aisora-bench-renders"),
     "JOBS_QUEUE_URL": "set-by-in_process_aws", "EXPORTS_QUEUE_URL": "set-by-in_process_aws",
     "NOTICES_QUEUE_URL": "set-by-in_process_aws",

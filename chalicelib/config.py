@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,15 +119,11 @@ class Settings:
     replicate_api_token: Secret | None = None
     replicate_base_url: str = "https://api.replicate.com"
     replicate_webhook_secret: Secret | None = None
-
-    @property
-    def video_engines(self) -> frozenset[str]:
-        """The engines that can make videos here: the local renderer alone under
-        VIDEO_PROVIDER=local, else every engine whose key is set."""
-        if self.video_provider == "local":
-            return frozenset({"local"})
-        keys = {"fal": self.fal_key, "replicate": self.replicate_api_token, "openai": self.video_api_key}
-        return frozenset(engine for engine, key in keys.items() if key)
+    # The engines that make videos: {"local"} for the local renderer, else those with a key
+    # ("fal", "replicate", "openai" for an OpenAI-compatible gateway), tried in each model's order.
+    video_engines: frozenset[str] = frozenset({"local"})
+    # A job not finished by then fails and is refunded; short values make a soak take minutes.
+    generation_deadline_seconds: int = 3600
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -140,12 +137,15 @@ class Settings:
             raise ConfigError("LOCAL_CHECKOUT=true is refused when STAGE is prod: the local checkout "
                               "grants credits without a payment")
         api_key = secret_store.handle("VIDEO_API_KEY")
+        engines = _video_engines(secret_store.configured)
         # The local renderer is the default so that a new checkout works with no key at all.
         # (Whether VIDEO_PROVIDER=openai has its key is known when the provider is built: on
         # Lambda, only the functions that call the provider are granted it.)
         provider = os.environ.get("VIDEO_PROVIDER") or ("openai" if api_key else "local")
         if provider not in ("local", "openai"):
             raise ConfigError(f"VIDEO_PROVIDER must be 'local' or 'openai', got {provider!r}")
+        if provider == "local" and os.environ.get("VIDEO_PROVIDER"):
+            engines = frozenset({"local"})
         # The video provider's key serves for moderation only where that provider is OpenAI's own
         # API (no other address): a gateway for videos need not answer /v1/moderations.
         openai_itself = provider == "openai" and not os.environ.get("VIDEO_API_BASE_URL")
@@ -192,7 +192,25 @@ class Settings:
             replicate_api_token=secret_store.handle("REPLICATE_API_TOKEN"),
             replicate_base_url=(os.environ.get("REPLICATE_BASE_URL") or "https://api.replicate.com").rstrip("/"),
             replicate_webhook_secret=secret_store.handle("REPLICATE_WEBHOOK_SECRET"),
+            video_engines=engines,
+            generation_deadline_seconds=_int("GENERATION_DEADLINE_SECONDS", 3600),
         )
+
+
+# Each engine is configured by its key; VIDEO_PROVIDER=local forces the local renderer.
+_ENGINE_KEYS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN", "openai": "VIDEO_API_KEY"}
+
+
+def _video_engines(configured: Callable[[str], bool]) -> frozenset[str]:
+    """VIDEO_ENGINES where a stage names them (on Lambda: the API holds no engine's key, yet
+    serves the models they make), else the engines whose key this process has, else the local
+    renderer."""
+    named = [name.strip() for name in os.environ.get("VIDEO_ENGINES", "").split(",") if name.strip()]
+    unknown = sorted(set(named) - set(_ENGINE_KEYS))
+    if unknown:
+        raise ConfigError(f"VIDEO_ENGINES names unknown engines {unknown}; known: {sorted(_ENGINE_KEYS)}")
+    engines = frozenset(named) or frozenset(name for name, key in _ENGINE_KEYS.items() if configured(key))
+    return engines or frozenset({"local"})
 
 
 @functools.cache

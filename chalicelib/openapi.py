@@ -204,7 +204,8 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     }),
     ("POST", "/webhooks/stripe"): {"type": "object"},
     ("POST", "/webhooks/creem"): {"type": "object"},
-    ("POST", "/webhooks/video"): {"type": "object"},
+    ("POST", "/webhooks/fal"): {"type": "object"},
+    ("POST", "/webhooks/replicate"): {"type": "object"},
     ("POST", "/admin/credits"): _object(["user_id", "amount", "reason"], {
         "user_id": {"type": "string", "minLength": 1},
         "amount": {"type": "integer", "minimum": -admin.MAX_ADJUSTMENT, "maximum": admin.MAX_ADJUSTMENT,
@@ -215,6 +216,8 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 _QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    # Our webhook address as given to fal with each job: it names the job's app (owner/alias).
+    ("POST", "/webhooks/fal"): [{"name": "app", "in": "query", "schema": {"type": "string"}}],
     ("GET", "/videos"): [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -225,17 +228,20 @@ _QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
 _HEADERS = {
     "/webhooks/stripe": ["Stripe-Signature"],
     "/webhooks/creem": ["creem-signature"],
-    "/webhooks/video": ["webhook-id", "webhook-timestamp", "webhook-signature"],
+    "/webhooks/fal": ["X-Fal-Webhook-Request-Id", "X-Fal-Webhook-User-Id", "X-Fal-Webhook-Timestamp",
+                      "X-Fal-Webhook-Signature"],
+    "/webhooks/replicate": ["webhook-id", "webhook-timestamp", "webhook-signature"],
 }
 
 # Routes that move credits, where a write that keeps losing its race answers 503 (busy).
 _MAY_BE_BUSY = {("POST", "/videos"), ("POST", "/admin/credits"), ("POST", "/webhooks/stripe"),
-                ("POST", "/webhooks/creem"), ("POST", "/webhooks/video"),
+                ("POST", "/webhooks/creem"),
                 ("POST", "/billing/local-checkout/{session_id}/pay")}
 
 _PUBLIC = {"/health", "/openapi.json", "/policy", "/plans", "/auth/signup", "/auth/login",
            "/auth/refresh", "/auth/logout", "/auth/verify-email", "/auth/password-reset",
-           "/auth/password-reset/confirm", "/webhooks/stripe", "/webhooks/creem", "/webhooks/video",
+           "/auth/password-reset/confirm", "/webhooks/stripe", "/webhooks/creem", "/webhooks/fal",
+           "/webhooks/replicate",
            "/billing/local-checkout/{session_id}", "/billing/local-checkout/{session_id}/pay"}
 # Signed in or not: a signed-in caller's request is tied to the account.
 _OPTIONAL_AUTH = {"/privacy/requests", "/support"}

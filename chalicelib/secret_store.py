@@ -38,15 +38,14 @@ SECRETS: dict[str, Declared] = {
     "JWT_SECRET": Declared("signs and verifies access tokens (HS256)",
                            "local-dev-only-jwt-secret-not-for-production", min_bytes=32),
     "VIDEO_API_KEY": Declared("the video provider's API key (moderation's too, where that is OpenAI)"),
-    "VIDEO_WEBHOOK_SECRET": Declared("verifies the video provider's webhooks",
-                                     "whsec_bG9jYWwtZGV2LW9ubHktdmlkZW8td2ViaG9vaw=="),
     "STRIPE_API_KEY": Declared("Stripe's API: checkout, portal, cancellations"),
     "STRIPE_WEBHOOK_SECRET": Declared("verifies Stripe's webhooks", "whsec_local_dev_only_stripe"),
     "CREEM_API_KEY": Declared("Creem's API: checkout, cancellations"),
     "CREEM_WEBHOOK_SECRET": Declared("verifies Creem's webhooks", "local_dev_only_creem"),
     "FAL_KEY": Declared("fal.ai's queue API (Authorization: Key ...)"),
     "REPLICATE_API_TOKEN": Declared("Replicate's predictions API"),
-    "REPLICATE_WEBHOOK_SECRET": Declared("verifies Replicate's webhooks (whsec_...)"),
+    "REPLICATE_WEBHOOK_SECRET": Declared("verifies Replicate's webhooks (whsec_...)",
+                                         "whsec_bG9jYWwtZGV2LW9ubHktcmVwbGljYXRlLXdlYmhvb2s="),
     "MODERATION_API_KEY": Declared("an OpenAI-shaped moderation endpoint other than the video provider's"),
 }
 

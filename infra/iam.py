@@ -77,15 +77,15 @@ ACCESS: dict[str, Access] = {
             "payments": "read put update",
         },
         objects={
-            # the video webhook completes videos; an upgrade retags them; downloads are presigned
-            "videos/": "read write tag delete",
+            # an upgrade retags videos; downloads are presigned (webhooks only queue a check)
+            "videos/": "read tag delete",
             "exports/": "read",
             "uploads/": "write",  # presigned POST for reference images
             "references/": "read write delete",
         },
         send=("jobs", "exports", "notices"),
         mail=True,
-        secrets=("JWT_SECRET", "VIDEO_API_KEY", "VIDEO_WEBHOOK_SECRET", "STRIPE_API_KEY",
+        secrets=("JWT_SECRET", "VIDEO_API_KEY", "STRIPE_API_KEY",
                  "STRIPE_WEBHOOK_SECRET", "CREEM_API_KEY", "CREEM_WEBHOOK_SECRET",
                  "REPLICATE_WEBHOOK_SECRET"),
         images=True,  # a reference_url is fetched and checked while the person waits
@@ -93,7 +93,8 @@ ACCESS: dict[str, Access] = {
     ),
     "generate_video": Access(
         tables=_REFUNDS,
-        objects={"references/": "read", "videos/": "write delete"},
+        # reads back its copy of a result by ranges, to check it is an MP4 of the promised length
+        objects={"references/": "read", "videos/": "read write delete"},
         send=("jobs",),  # its own delayed re-checks
         secrets=("VIDEO_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN"),
         images=True,  # fits the reference to the video's size

@@ -82,7 +82,7 @@ def race_for_videos(now: datetime) -> dict[str, object]:
 
     queue = aws.sqs().create_queue(QueueName="aisora-race-jobs")["QueueUrl"]
     deps = generation.Dependencies(MessageQueue(queue), MediaStore("aisora-race-media"),
-                                   SimpleNamespace(name="local"), 300, 0)
+                                   {"local": SimpleNamespace(name="local")}, 300, 0)
     new_user("maker", now)
     spec = generation.parse_request({"prompt": "a race", "seconds": 4})
     credits.apply("maker", 20 * generation.quote(spec), "adjustment", "top-up")

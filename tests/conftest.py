@@ -38,7 +38,8 @@ os.environ.update(
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
     }
 )
-for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER"):
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER",
+             "FAL_KEY", "REPLICATE_API_TOKEN", "GENERATION_DEADLINE_SECONDS"):
     os.environ.pop(name, None)
 
 from chalice.test import Client  # noqa: E402
@@ -224,3 +225,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             verdict = "FAIL"
         write(f"  {verdict:11} {clause:24} {len(outcomes):2} test(s)  {words}")
     write(f"{covered} of {len(CLAUSES)} clauses shown by passing tests")
+
+
+@pytest.fixture
+def drained_jobs_queue(world: LocalResources) -> Iterator[str]:
+    """The app's jobs queue, emptied after the test: a message it left (a submit of a job made
+    with a test-only model, a check queued by a webhook) would reach a later test's pump."""
+    url = os.environ["JOBS_QUEUE_URL"]
+    yield url
+    empty_queue(url)

@@ -25,7 +25,7 @@ JSON = "application/json"
 SECRETS = {
     "STRIPE_WEBHOOK_SECRET": "whsec_hostile_stripe",
     "CREEM_WEBHOOK_SECRET": "hostile_creem",
-    "VIDEO_WEBHOOK_SECRET": "whsec_" + base64.b64encode(b"hostile video webhook").decode(),
+    "REPLICATE_WEBHOOK_SECRET": "whsec_" + base64.b64encode(b"hostile replicate webhook").decode(),
 }
 
 
@@ -185,16 +185,9 @@ def sign_creem(raw: bytes) -> dict[str, str]:
     return {"creem-signature": mac.hexdigest()}
 
 
-def sign_video(raw: bytes) -> dict[str, str]:
-    key = base64.b64decode(SECRETS["VIDEO_WEBHOOK_SECRET"].removeprefix("whsec_"))
-    webhook_id, stamp = f"wh_{uuid.uuid4().hex}", str(int(time.time()))
-    mac = hmac.new(key, f"{webhook_id}.{stamp}.".encode() + raw, hashlib.sha256).digest()
-    return {"webhook-id": webhook_id, "webhook-timestamp": stamp,
-            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
-
-
-WEBHOOKS = [("/webhooks/stripe", sign_stripe), ("/webhooks/creem", sign_creem),
-            ("/webhooks/video", sign_video)]
+# fal's and Replicate's routes verify with their adapters' own code; their hostile bodies are
+# tested with those adapters.
+WEBHOOKS = [("/webhooks/stripe", sign_stripe), ("/webhooks/creem", sign_creem)]
 
 
 @pytest.mark.parametrize(("path", "sign"), WEBHOOKS)

@@ -202,15 +202,24 @@ def test_a_counted_call_is_measured_by_event_type_and_outcome(json_logs, capsys)
 
 def test_a_forged_webhook_of_any_provider_is_counted_where_the_templates_alarm_looks(
         json_logs, capsys, monkeypatch):
+    from chalicelib.adapters.video import WebhookInvalid
+    from chalicelib.wiring import WEBHOOK_VERIFIERS
+
+    def refuse(raw, headers, query, config):
+        raise WebhookInvalid("no valid signature")
+
     monkeypatch.setenv("RESOURCE_PREFIX", "aisora-prod")
     for name in ("STRIPE_WEBHOOK_SECRET", "CREEM_WEBHOOK_SECRET"):
         monkeypatch.setenv(name, "whsec_" + name.lower())
-    monkeypatch.setenv("VIDEO_WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"video secret").decode())
+    # The engines' verifiers are their adapters' own (tested there); here, what a refusal counts.
+    for engine in ("fal", "replicate"):
+        monkeypatch.setitem(WEBHOOK_VERIFIERS, engine, refuse)
     forged = {
         "stripe": {"Stripe-Signature": f"t={int(time.time())},v1={'0' * 64}"},
         "creem": {"creem-signature": "0" * 64},
-        "video": {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())),
-                  "webhook-signature": "v1," + base64.b64encode(b"\0" * 32).decode()},
+        "fal": {"X-Fal-Webhook-Signature": "00" * 64},
+        "replicate": {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())),
+                      "webhook-signature": "v1," + base64.b64encode(b"\0" * 32).decode()},
     }
     with Client(json_logs) as client:
         for provider, headers in forged.items():

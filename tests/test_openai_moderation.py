@@ -96,7 +96,8 @@ def account(client, user):
 
 def deps_with(endpoint: Endpoint, world) -> generation.Dependencies:
     queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    return generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), ScriptedProvider(), 300, 0,
+    engines = {"local": ScriptedProvider()}
+    return generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), engines, 300, 0,
                                    moderator=moderator(endpoint))
 
 

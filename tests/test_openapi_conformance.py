@@ -26,7 +26,7 @@ from chalicelib import admin as admin_command
 WEBHOOK_SECRETS = {
     "STRIPE_WEBHOOK_SECRET": "whsec_conformance_stripe",
     "CREEM_WEBHOOK_SECRET": "conformance_creem",
-    "VIDEO_WEBHOOK_SECRET": "whsec_Y29uZm9ybWFuY2UtdmlkZW8td2ViaG9vaw==",
+    "REPLICATE_WEBHOOK_SECRET": "whsec_Y29uZm9ybWFuY2UtcmVwbGljYXRlLXdlYmhvb2s=",
 }
 
 CONFIG = schemathesis.Config.from_dict({

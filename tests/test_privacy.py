@@ -52,10 +52,10 @@ def video_of(world):
     def make(client, token) -> str:
         queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
         store = MediaStore(world.bucket)
-        deps = generation.Dependencies(MessageQueue(queue), store, ScriptedProvider(), 300, 0)
+        deps = generation.Dependencies(MessageQueue(queue), store, {"local": ScriptedProvider()}, 300, 0)
         job_id = post(client, "/videos", VIDEO, token).json_body["id"]
         generation.handle_message({"job_id": job_id, "action": "submit"}, deps)
-        deps.provider.status = ProviderStatus("completed", 100)
+        deps.engines["local"].status = ProviderStatus("completed", 100)
         generation.handle_message({"job_id": job_id, "action": "check"}, deps)
         return job_id
     return make

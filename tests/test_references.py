@@ -315,7 +315,8 @@ def test_an_uploaded_image_is_checked_cleaned_and_handed_to_the_provider(client,
     assert job.reference_key == f"references/{job.user_id}/{upload_id}"
     provider = ScriptedProvider()
     queue = aws_queue()
-    deps = generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), provider, 300, 0)
+    deps = generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), {"local": provider},
+                                   300, 0)
     generation.handle_message({"job_id": job.job_id, "action": "submit"}, deps)
     (reference,) = provider.references
     assert reference.content_type == "image/jpeg" and b"Jane Photographer" not in reference.data
@@ -330,7 +331,8 @@ def test_a_stored_reference_that_no_longer_reads_fails_the_job_and_refunds_it(cl
     key = f"references/{user_id}/{uuid.uuid4().hex}"
     store.put_bytes(key, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
     spec = generation.parse_request(VIDEO)
-    deps = generation.Dependencies(MessageQueue(aws_queue()), store, ScriptedProvider(), 300, 0)
+    deps = generation.Dependencies(MessageQueue(aws_queue()), store, {"local": ScriptedProvider()},
+                                   300, 0)
     job_id = generation.create_video(user_id, spec, deps, key)["id"]
     assert get(client, "/me", token).json_body["credits"] < 40
     for _ in range(2):  # a redelivered message changes nothing more
@@ -338,7 +340,7 @@ def test_a_stored_reference_that_no_longer_reads_fails_the_job_and_refunds_it(cl
     failed = get(client, f"/videos/{job_id}", token).json_body
     assert failed["status"] == "failed" and failed["error"]["code"] == "refused"
     assert "reference image was refused" in failed["error"]["message"]
-    assert deps.provider.references == []
+    assert deps.engines["local"].references == []
     assert get(client, "/me", token).json_body["credits"] == 40
 
 

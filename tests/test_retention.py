@@ -39,7 +39,7 @@ def store(request, world):
 @pytest.fixture
 def deps(world, store):
     queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    return generation.Dependencies(MessageQueue(queue), store, ScriptedProvider(), 300, 0)
+    return generation.Dependencies(MessageQueue(queue), store, {"local": ScriptedProvider()}, 300, 0)
 
 
 def make_video(client, token, deps) -> VideoJob:
@@ -50,7 +50,7 @@ def make_video(client, token, deps) -> VideoJob:
     credits.apply(user_id, 40, "adjustment", f"test:{uuid.uuid4().hex}")
     job_id = post(client, "/videos", VIDEO, token).json_body["id"]
     generation.handle_message({"job_id": job_id, "action": "submit"}, deps)
-    deps.provider.status = ProviderStatus("completed", 100)
+    deps.engines["local"].status = ProviderStatus("completed", 100)
     generation.handle_message({"job_id": job_id, "action": "check"}, deps)
     return VideoJob.get(job_id)
 
@@ -196,7 +196,7 @@ def test_two_sweeps_at_once_expire_each_video_once(client, deps, atomic_writes):
 def test_the_hourly_schedule_runs_the_sweep(client, world):
     store = MediaStore(world.bucket)
     queue = MessageQueue(world.queue_urls["JobsQueue"])
-    deps = generation.Dependencies(queue, store, ScriptedProvider(), 300, 0)
+    deps = generation.Dependencies(queue, store, {"local": ScriptedProvider()}, 300, 0)
     with time_machine.travel(T0, tick=False):
         job = make_video(client, signin(client, new_user(client, "free", store)), deps)
     tick = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",

@@ -164,7 +164,8 @@ def test_a_video_counted_meanwhile_is_never_lost_though_the_balance_came_back(cl
 
     user_id = get(client, "/me", user["access_token"]).json_body["id"]
     queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    deps = generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), ScriptedProvider(), 300, 0)
+    engines = {"local": ScriptedProvider()}
+    deps = generation.Dependencies(MessageQueue(queue), MediaStore(world.bucket), engines, 300, 0)
     spec = generation.parse_request(FOUR_SECONDS)
     cost = generation.quote(spec)
     credits.apply(user_id, 4 * cost, "adjustment", f"test:{uuid.uuid4().hex}")

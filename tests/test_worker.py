@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import timedelta
@@ -39,7 +38,7 @@ def deps(world, side_queue, provider):
     return generation.Dependencies(
         queue=MessageQueue(side_queue),
         store=MediaStore(world.bucket),
-        provider=provider,
+        engines={"local": provider},
         download_url_seconds=300,
         recheck_delay_seconds=0,
     )
@@ -189,61 +188,6 @@ def test_a_malformed_message_is_dropped(deps, provider):
     generation.handle_message({"action": "submit"}, deps)
     generation.handle_message({"job_id": "nope", "action": "dance"}, deps)
     assert provider.created == []
-
-
-VIDEO_SECRET = "whsec_" + base64.b64encode(b"test-only-video-webhook").decode()
-
-
-def signed_video_event(kind: str, video_id: str, stamp: int | None = None, secret: str = VIDEO_SECRET):
-    import hashlib
-    import hmac
-    import time
-
-    body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": kind,
-                       "created_at": int(time.time()), "data": {"id": video_id}})
-    webhook_id, stamp = f"wh_{uuid.uuid4().hex}", stamp or int(time.time())
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = base64.b64encode(hmac.new(key, f"{webhook_id}.{stamp}.{body}".encode(), hashlib.sha256).digest())
-    headers = {"Content-Type": "application/json", "webhook-id": webhook_id,
-               "webhook-timestamp": str(stamp), "webhook-signature": f"v1,{mac.decode()}"}
-    return body, headers
-
-
-@pytest.fixture
-def video_secret(monkeypatch):
-    monkeypatch.setenv("VIDEO_WEBHOOK_SECRET", VIDEO_SECRET)
-
-
-def test_the_providers_webhook_completes_the_job_at_once(client, user, deps, provider, video_secret):
-    job = queued_job(client, user)
-    generation.handle_message({"job_id": job.job_id, "action": "submit"}, deps)
-    job.refresh()
-    provider.status = ProviderStatus("completed", 100)
-    body, _ = signed_video_event("video.completed", job.provider_job_id)
-    from chalicelib.services.generation import on_provider_event
-
-    assert on_provider_event(json.loads(body), deps) == "checked"
-    job.refresh()
-    assert job.status == "completed"
-
-
-@pytest.mark.parametrize("forgery", ["wrong secret", "stale", "future"])
-def test_a_forged_or_stale_video_webhook_is_400(client, video_secret, forgery):
-    import time
-
-    # Well past the 300 s window, so that a slow machine cannot bring them back inside it.
-    stamp = {"stale": int(time.time()) - 400, "future": int(time.time()) + 400}.get(forgery)
-    other = "whsec_" + base64.b64encode(b"someone else").decode()
-    secret = other if forgery == "wrong secret" else VIDEO_SECRET
-    body, headers = signed_video_event("video.completed", "video_x", stamp=stamp, secret=secret)
-    response = client.http.post("/webhooks/video", body=body, headers=headers)
-    assert response.status_code == 400 and response.json_body["error"]["code"] == "bad_signature"
-
-
-def test_a_valid_video_webhook_for_an_unknown_video_changes_nothing(client, video_secret):
-    body, headers = signed_video_event("video.completed", "video_never_seen")
-    response = client.http.post("/webhooks/video", body=body, headers=headers)
-    assert response.status_code == 200 and response.json_body["outcome"] == "unknown video"
 
 
 def test_a_dead_lettered_message_fails_its_job_and_refunds_once(client, user):

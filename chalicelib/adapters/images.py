@@ -163,3 +163,30 @@ def _encode(picture: Any, kind: str) -> CleanImage:
                                "image/webp": {"quality": 90}}[kind]
     flat.save(out, _FORMATS[kind], **options)
     return CleanImage(kind, flat.width, flat.height, out.getvalue())
+
+
+# A poster's longest side: enough for a card in the library, small enough to load at once.
+POSTER_SIDE = 640
+
+
+def poster(size: str, start_image: bytes | None, seed: str) -> bytes:
+    """A WebP poster for a video whose engine gives no thumbnail: its start image fitted to the
+    video's shape when it has one, else a gradient whose colours follow `seed` (the prompt), so
+    videos in a library still tell apart."""
+    import hashlib
+
+    from PIL import Image
+
+    width, height = (int(side) for side in size.split("x"))
+    scale = POSTER_SIDE / max(width, height)
+    shape = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if start_image is not None:
+        picture = Image.open(io.BytesIO(fit(start_image, f"{shape[0]}x{shape[1]}").data))
+    else:
+        digest = hashlib.sha256(seed.encode()).digest()
+        top, bottom = Image.new("RGB", shape, tuple(digest[:3])), Image.new("RGB", shape, tuple(digest[3:6]))
+        fade = Image.linear_gradient("L").resize(shape)
+        picture = Image.composite(bottom, top, fade)
+    out = io.BytesIO()
+    _flat(picture).save(out, "WEBP", quality=80)
+    return out.getvalue()

@@ -1,14 +1,14 @@
 """The OpenAI-shaped Videos API (`/v1/videos`) as a video provider, through the openai SDK.
 
 Base URL, key and model ids are configuration, so any gateway that serves the same shape
-works. Imported only when this provider is configured: the SDK costs more to import than the
-rest of the API together.
+works (route provider "openai"). Gateways send no webhooks: their jobs are followed by polling
+alone. Imported only when this engine is used: the SDK costs more to import than the rest of the
+API together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -24,7 +24,6 @@ from chalicelib.adapters.video import (
     Variant,
 )
 from chalicelib.config import Settings
-from chalicelib.errors import WebhookRejected
 
 # Kept in memory up to this size, then spilled to /tmp while it streams to S3.
 _SPOOL_BYTES = 8 * 1024 * 1024
@@ -109,17 +108,3 @@ def _provider_errors() -> Iterator[None]:
 def _message(error: openai.APIError) -> str:
     body = error.body if isinstance(error.body, dict) else {}
     return str(body.get("message") or error.message)
-
-
-def verify_webhook(raw: bytes, headers: dict[str, str], secret: str) -> dict[str, Any]:
-    """The event of a signed `/v1/videos` webhook (standard webhooks: id, timestamp within
-    5 minutes either way, HMAC-SHA256). `unwrap()` mistypes video events, so: verify, then parse."""
-    client = openai.OpenAI(api_key="webhook-verification-only", webhook_secret=secret)
-    try:
-        client.webhooks.verify_signature(raw, headers, tolerance=300)
-        event = json.loads(raw)
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise ValueError("not an event")
-    except (openai.InvalidWebhookSignatureError, ValueError, RecursionError) as error:
-        raise WebhookRejected(f"The video provider's webhook was refused: {error}") from None
-    return event

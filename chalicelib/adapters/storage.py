@@ -63,6 +63,15 @@ class MediaStore:
         answer = self.client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{limit - 1}")
         return bytes(answer["Body"].read())
 
+    def size(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self._bucket, Key=key)["ContentLength"])
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of an object from `offset` (fewer at its end)."""
+        answer = self.client.get_object(Bucket=self._bucket, Key=key,
+                                        Range=f"bytes={offset}-{offset + length - 1}")
+        return bytes(answer["Body"].read())
+
     def download_to(self, key: str, out: BinaryIO) -> None:
         self.client.download_fileobj(self._bucket, key, out)
 

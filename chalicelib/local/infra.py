@@ -258,7 +258,7 @@ def operations_alarms(app: Any) -> dict[str, Any]:
     )
     refused = [{**_our_metric("WebhookEvents", "Sum", 300, provider=provider, type="unverified",
                               outcome="bad_signature"), "Id": provider}
-               for provider in ("stripe", "creem", "video")]
+               for provider in ("stripe", "creem", "fal", "replicate")]
     out["WebhookSignatureFailuresAlarm"] = _alarm(
         f"At least {SIGNATURE_FAILURES} webhook requests in 5 minutes failed their signature check",
         Metrics=[*refused, {"Id": "refused", "ReturnData": True,

@@ -100,6 +100,15 @@ def stage_environment(moto_port: int, api_port: int) -> dict[str, str]:
     return env
 
 
+def _engines_line() -> str:
+    from chalicelib.config import settings
+
+    engines = settings().video_engines
+    if engines == frozenset({"local"}):
+        return "rendered on this machine by the local renderer"
+    return f"made by {', '.join(sorted(engines))} (keys from the environment)"
+
+
 def main() -> int:
     api_port = int(os.environ.get("API_PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "4566"))
@@ -168,7 +177,7 @@ def main() -> int:
             f"  API       http://127.0.0.1:{api_port}/health  (same origin; contract: /openapi.json)\n"
             f"  AWS       http://127.0.0.1:{moto_port}  (moto; tables, bucket, queues)\n"
             f"  Pump      {len(pump.queues)} queue(s), {len(pump.schedules)} schedule(s)\n"
-            f"  Videos    rendered on this machine by the local renderer\n"
+            f"  Videos    {_engines_line()}\n"
             f"  Mail      printed here as the embedded SES accepts it (verification, reset links)\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,

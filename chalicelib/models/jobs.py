@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.config import resource_name
@@ -56,6 +63,16 @@ class JobsByProviderJob(GlobalSecondaryIndex):
     provider_job_id = UnicodeAttribute(hash_key=True)
 
 
+class Attempt(MapAttribute):  # type: ignore[type-arg]
+    """One submit of the job to one engine, for operators: which engine, how it went, when."""
+
+    provider = UnicodeAttribute()
+    # accepted | unavailable (the next route was tried) | unknown (maybe accepted) | refused
+    outcome = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    detail = UnicodeAttribute(null=True)
+
+
 EXPIRY_SHARDS = tuple(f"shard-{n}" for n in range(4))
 
 
@@ -72,8 +89,14 @@ class VideoJob(BaseModel):
     size = UnicodeAttribute()
     cost = NumberAttribute()
     progress = NumberAttribute(default=0)
+    # The engine that accepted the job (the first route's until one has); checks and webhooks
+    # speak to this one only.
     provider = UnicodeAttribute()
     provider_job_id = UnicodeAttribute(null=True)
+    attempts = ListAttribute(of=Attempt, null=True)
+    # While "finishing": who copies the result, and until when before another may take over.
+    finisher = UnicodeAttribute(null=True)
+    finishing_until = UTCDateTimeAttribute(null=True)
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     video_key = UnicodeAttribute(null=True)

@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.models import EmailClaim, User
-from chalicelib.services import accounts, audit, credits, inbox, policy_notices, privacy, reports
+from chalicelib.models import EmailClaim, User, VideoJob
+from chalicelib.services import accounts, audit, credits, inbox, policy_notices, privacy, reports, routing
 from chalicelib.services.client_info import ClientInfo
 
 MAX_ADJUSTMENT = 100_000
@@ -33,6 +33,29 @@ def require_admin(user_id: str) -> User:
     if user.role != "admin":
         raise NotFound("No such resource.")
     return user
+
+
+def video_job(admin_id: str, job_id: str) -> dict[str, Any]:
+    """A video as operators see it: which engines were tried, how each answered, which took it.
+    Never shown to the video's owner (engine names and ids are ours to route by)."""
+    require_admin(admin_id)
+    try:
+        job = VideoJob.get(job_id) if len(job_id) <= 64 else None
+    except VideoJob.DoesNotExist:
+        job = None
+    if job is None:
+        raise NotFound("No video with this id.")
+    return {
+        "id": job.job_id,
+        "user_id": job.user_id,
+        "status": job.status,
+        "model": job.model,
+        "cost": int(job.cost),
+        "provider": job.provider,
+        "provider_job_id": job.provider_job_id,
+        "attempts": routing.attempts_view(job),
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+    }
 
 
 def _account_id(email: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,19 +28,35 @@ from chalicelib import observability
 from chalicelib.adapters import images
 from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.adapters.video import ProviderRefused, ReferenceImage, Submission, VideoProvider, VideoSpec
-from chalicelib.errors import AccountGone, Expired, InvalidInput, LimitReached, NotFound, NotReady
+from chalicelib.adapters.video import (
+    ProviderRefused,
+    ProviderUnavailable,
+    ReferenceImage,
+    Submission,
+    SubmitUnknown,
+    VideoProvider,
+    VideoSpec,
+    WebhookEvent,
+    WebhookInvalid,
+)
+from chalicelib.errors import (
+    AccountGone,
+    Expired,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+    NotReady,
+    WebhookRejected,
+)
 from chalicelib.models import User, VideoJob
 from chalicelib.models.base import utcnow
-from chalicelib.services import accounts, catalogue, credits, moderation, references, retention
+from chalicelib.services import catalogue, completion, credits, moderation, references, routing
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPT = 2000
-# A job not finished by then fails and is refunded, whatever the provider says later.
-GENERATION_DEADLINE = timedelta(hours=1)
-OPEN_STATES = ("queued", "submitting", "in_progress")
-_PUBLIC_STATUS = {"submitting": "queued"}
+OPEN_STATES = completion.OPEN_STATES
+_PUBLIC_STATUS = {"submitting": "queued", "finishing": "in_progress"}
 
 
 @dataclass(frozen=True)
@@ -49,10 +65,14 @@ class Dependencies:
 
     queue: MessageQueue
     store: MediaStore
-    provider: VideoProvider
+    # The configured engines by name ("fal", "replicate", "openai", "local"); routing tries
+    # those of a job's model in its order, and checks speak to the one that accepted it.
+    engines: Mapping[str, VideoProvider]
     download_url_seconds: int
     recheck_delay_seconds: int
     moderator: moderation.Moderator | None = None  # None: the local rules alone
+    # A job not finished by then fails and is refunded, whatever the engine says later.
+    generation_deadline_seconds: int = 3600
 
 
 # --- the request --------------------------------------------------------------------------
@@ -144,6 +164,9 @@ def create_video(
     """Debits the cost and creates the job in one transaction, then queues it."""
     moderation.check_prompt(spec.prompt, deps.moderator)
     cost = quote(spec)
+    routes = catalogue.routes_for(spec.model, frozenset(deps.engines))
+    if not routes:
+        raise InvalidInput(f"{spec.model} is not offered now; choose another model", field="model")
     now = utcnow()
     try:
         owner = credits.read_user(user_id)
@@ -159,11 +182,11 @@ def create_video(
         seconds=spec.seconds,
         size=spec.size,
         cost=cost,
-        provider=deps.provider.name,
+        provider=routes[0].provider,  # until a route accepts it
         created_at=now,
         updated_at=now,
         pending="open",
-        deadline_at=now + GENERATION_DEADLINE,
+        deadline_at=now + timedelta(seconds=deps.generation_deadline_seconds),
         reference_key=reference_key,
         end_reference_key=end_reference_key,
         audio=spec.audio,
@@ -212,12 +235,8 @@ def _still_open(job_ids: set[str]) -> set[str]:
     return {job.job_id for job in jobs if job.status in OPEN_STATES}
 
 
-def _release(job: VideoJob) -> None:
-    """Takes an ended job out of its owner's open jobs. Not in the job's own write: one left in
-    costs a read at the owner's next request, never a wrong answer."""
-    with contextlib.suppress(UpdateError):  # the account is gone
-        User(job.user_id).update(actions=[User.open_jobs.delete({job.job_id})],
-                                 condition=User.user_id.exists())
+fail = completion.fail
+_release = completion.release
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -232,9 +251,10 @@ def handle_message(message: dict[str, Any], deps: Dependencies) -> None:
         return
     job = _find(job_id)
     if job is None:
-        # Deleted by its owner while rendering: let the provider forget it too.
-        if action == "check" and isinstance(message.get("provider_job_id"), str):
-            deps.provider.delete(message["provider_job_id"])
+        # Deleted by its owner while rendering: let the engine forget it too.
+        engine = deps.engines.get(str(message.get("provider"))) if action == "check" else None
+        if engine is not None and isinstance(message.get("provider_job_id"), str):
+            engine.delete(message["provider_job_id"])
         return
     if job.status not in OPEN_STATES:
         return
@@ -244,7 +264,8 @@ def handle_message(message: dict[str, Any], deps: Dependencies) -> None:
     if action == "submit":
         _submit(job, deps)
     else:
-        _check(job, deps)
+        # A webhook's check is a one-off: the re-check messages' own chain goes on regardless.
+        _check(job, deps, follow_up=message.get("source") != "webhook")
 
 
 def _submit(job: VideoJob, deps: Dependencies) -> None:
@@ -252,39 +273,64 @@ def _submit(job: VideoJob, deps: Dependencies) -> None:
         _schedule_check(job, deps)
         return
     try:
-        # Claim the job first, so that a duplicate message never reaches the provider.
+        # Claim the job first, so that a duplicate message never reaches an engine.
         job.update(
             actions=[VideoJob.status.set("submitting"), VideoJob.updated_at.set(utcnow())],
             condition=VideoJob.status == "queued",
         )
     except UpdateError:
         return
-    spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size, bool(job.audio), job.negative_prompt)
     try:
-        provider_job_id = deps.provider.create(
-            Submission(spec, engine_model=job.model, job_id=job.job_id,
-                       start_image=_reference(job.reference_key, spec, deps),
-                       end_image=_reference(job.end_reference_key, spec, deps))
-        )
+        submission = _submission(job, deps)
     except images.ImageRefused as exc:
         fail(job, "refused", f"The reference image was refused: {exc} Your credits were refunded.")
         return
+    except Exception:
+        _hand_back(job)
+        raise
+    try:
+        accepted = routing.submit(job, submission, deps.engines)
     except ProviderRefused as exc:
         fail(job, "refused", f"The video model refused this prompt: {exc}. Your credits were refunded.")
         return
-    except Exception:
-        # Worth another try: hand the job back and let SQS redeliver the message.
-        job.update(actions=[VideoJob.status.set("queued")], condition=VideoJob.status == "submitting")
+    except SubmitUnknown:
+        # Maybe running at that engine, under an id we never learnt: sent nowhere again.
+        fail(job, "submit_unknown", "The video service did not confirm it took this video. "
+             "Your credits were refunded.")
+        return
+    except ProviderUnavailable:
+        # No engine took it: hand the job back and let SQS redeliver the message (then the
+        # dead-letter queue refunds it).
+        _hand_back(job)
         raise
-    job.update(
-        actions=[
-            VideoJob.provider_job_id.set(provider_job_id),
-            VideoJob.status.set("in_progress"),
-            VideoJob.updated_at.set(utcnow()),
-        ],
-        condition=VideoJob.status == "submitting",
-    )
+    try:
+        job.update(
+            actions=[
+                VideoJob.provider.set(accepted.provider),
+                VideoJob.provider_job_id.set(accepted.provider_job_id),
+                VideoJob.status.set("in_progress"),
+                VideoJob.updated_at.set(utcnow()),
+                routing.attempt_action(accepted.provider, "accepted"),
+            ],
+            condition=VideoJob.status == "submitting",
+        )
+    except UpdateError:
+        # Deleted by its owner or failed by the deadline meanwhile: nobody will fetch this video.
+        deps.engines[accepted.provider].delete(accepted.provider_job_id)
+        return
     _schedule_check(job, deps)
+
+
+def _hand_back(job: VideoJob) -> None:
+    job.update(actions=[VideoJob.status.set("queued")], condition=VideoJob.status == "submitting")
+
+
+def _submission(job: VideoJob, deps: Dependencies) -> Submission:
+    """What every route is sent (each with its own engine model id, set by routing)."""
+    spec = VideoSpec(job.prompt, job.model, int(job.seconds), job.size, bool(job.audio), job.negative_prompt)
+    return Submission(spec, engine_model=job.model, job_id=job.job_id,
+                      start_image=_reference(job.reference_key, spec, deps),
+                      end_image=_reference(job.end_reference_key, spec, deps))
 
 
 def _reference(key: str | None, spec: VideoSpec, deps: Dependencies) -> ReferenceImage | None:
@@ -297,124 +343,63 @@ def _reference(key: str | None, spec: VideoSpec, deps: Dependencies) -> Referenc
 
 def _schedule_check(job: VideoJob, deps: Dependencies) -> None:
     deps.queue.send(
-        {"job_id": job.job_id, "action": "check", "provider_job_id": job.provider_job_id},
+        {"job_id": job.job_id, "action": "check", "provider": job.provider,
+         "provider_job_id": job.provider_job_id},
         delay_seconds=deps.recheck_delay_seconds,
     )
 
 
-def _check(job: VideoJob, deps: Dependencies) -> None:
+def _engine(job: VideoJob, deps: Dependencies) -> VideoProvider:
+    """The engine that accepted the job; if its key is gone, the message is retried, then refunded."""
+    engine = deps.engines.get(job.provider)
+    if engine is None:
+        raise ProviderUnavailable(f"engine {job.provider} of job {job.job_id} is not configured")
+    return engine
+
+
+def _check(job: VideoJob, deps: Dependencies, follow_up: bool = True) -> None:
     if not job.provider_job_id:
         return  # still being submitted; the submit step schedules the first check
-    status = deps.provider.retrieve(job.provider_job_id)
+    engine = _engine(job, deps)
+    status = engine.retrieve(job.provider_job_id)
     if status.state == "failed":
         reason = status.error or "the video model could not make this video"
         fail(job, "generation_failed", f"The video failed: {reason}. Your credits were refunded.")
-        deps.provider.delete(job.provider_job_id)
+        engine.delete(job.provider_job_id)
         return
     if status.state == "completed":
-        _complete(job, deps)
+        if not completion.complete(job, engine, deps.store) and follow_up:
+            _schedule_check(job, deps)  # another finisher holds it: look again, in case it dies
         return
     if status.progress != job.progress:
         job.update(
             actions=[VideoJob.progress.set(status.progress), VideoJob.updated_at.set(utcnow())],
             condition=VideoJob.status.is_in(*OPEN_STATES),
         )
-    _schedule_check(job, deps)
+    if follow_up:
+        _schedule_check(job, deps)
 
 
-def _complete(job: VideoJob, deps: Dependencies) -> None:
-    assert job.provider_job_id
-    owner = accounts.get_user(job.user_id)
-    days = catalogue.plan(owner.plan).retention_days
-    prefix = f"videos/{job.user_id}/{job.job_id}"
-    keys = {"video": f"{prefix}/video.mp4", "thumbnail": f"{prefix}/thumbnail.webp"}
-    tags = retention.retention_tags(days)
-    # Copied at once: a provider's download links expire within about an hour.
-    with deps.provider.open_content(job.provider_job_id, "video") as body:
-        deps.store.put(keys["video"], body, "video/mp4", tags)
-    with deps.provider.open_content(job.provider_job_id, "thumbnail") as body:
-        deps.store.put(keys["thumbnail"], body, "image/webp", tags)
-    now = utcnow()
-    try:
-        job.update(
-            actions=[
-                VideoJob.status.set("completed"),
-                VideoJob.progress.set(100),
-                VideoJob.video_key.set(keys["video"]),
-                VideoJob.thumbnail_key.set(keys["thumbnail"]),
-                VideoJob.completed_at.set(now),
-                VideoJob.expires_at.set(retention.expires_at(now, owner.plan)),
-                VideoJob.expiry_shard.set(retention.expiry_shard(job.job_id)),
-                VideoJob.updated_at.set(now),
-                VideoJob.pending.remove(),
-            ],
-            condition=VideoJob.status == "in_progress",
-        )
-    except UpdateError:
-        # Failed by the deadline sweep or deleted meanwhile: keep nothing of it.
-        deps.store.delete(list(keys.values()))
-        return
-    _release(job)
-    observability.metric("VideosCompleted", 1, "Count", model=job.model)
-    observability.metric("GenerationTime", (now - job.created_at).total_seconds(), "Seconds", model=job.model)
-    deps.provider.delete(job.provider_job_id)
+def on_engine_webhook(provider: str, verify: Callable[[], WebhookEvent], deps: Dependencies) -> str:
+    """An engine's signed webhook: a check of the job it names, queued now rather than at the
+    next re-check. The check asks the engine itself, so what the body claims decides nothing and
+    a duplicated, late or early webhook changes nothing more. Refused ones count as
+    `bad_signature` with the other providers' webhooks."""
 
-
-def fail(job: VideoJob, code: str, message: str) -> None:
-    """Ends an open job as failed and refunds its cost, both exactly once."""
-    now = utcnow()
-    actions = [
-        VideoJob.status.set("failed"),
-        VideoJob.error_code.set(code),
-        VideoJob.error_message.set(message),
-        VideoJob.updated_at.set(now),
-        VideoJob.pending.remove(),
-    ]
-    still_open = VideoJob.status.is_in(*OPEN_STATES)
-
-    def mark_failed(tx: TransactWrite) -> None:
-        tx.update(VideoJob(job.job_id), actions=actions, condition=still_open)
-
-    def released(_owner: User) -> tuple[list[Action], None]:
-        return [User.open_jobs.delete({job.job_id})], None
-
-    try:
-        credits.apply(job.user_id, int(job.cost), "refund", f"job:{job.job_id}:refund", mark_failed,
-                      user_actions=released)
-    except credits.AlreadyApplied:
-        return
-    except NotFound:
-        # The account is gone, so there is no balance to refund; still end the job.
+    @observability.counted("WebhookEvents", provider=provider)
+    def handle() -> str:
         try:
-            VideoJob(job.job_id).update(actions=actions, condition=still_open)
-        except UpdateError:
-            return
-    observability.metric("VideosFailed", 1, "Count", reason=code)
+            event = verify()
+        except WebhookInvalid as exc:
+            raise WebhookRejected(f"The {provider} webhook was refused: {exc}") from None
+        observability.bind(event_type="job_update")
+        queued = 0
+        for key in VideoJob.by_provider_job.query(event.provider_job_id):
+            deps.queue.send({"job_id": key.job_id, "action": "check", "source": "webhook"})
+            queued += 1
+        return "queued" if queued else "unknown video"
 
-
-@observability.counted("WebhookEvents", provider="video")
-def on_provider_webhook(body: bytes, headers: dict[str, str], secret: str, deps: Dependencies) -> str:
-    """The provider's signed webhook (standard webhooks), verified on its raw body by the openai
-    SDK; a refusal is counted with the other providers' as outcome `bad_signature`."""
-    from chalicelib.adapters.openai_video import verify_webhook
-
-    return on_provider_event(verify_webhook(body, headers, secret), deps)
-
-
-def on_provider_event(event: dict[str, Any], deps: Dependencies) -> str:
-    """A provider's webhook: check the job now instead of at its next re-check message. The
-    check itself is idempotent, so a replayed or forged-but-valid event changes nothing more."""
-    observability.bind(event_type=event.get("type"))
-    if event.get("type") not in ("video.completed", "video.failed", "video.canceled"):
-        return "ignored"
-    provider_job_id = (event.get("data") or {}).get("id")
-    if not isinstance(provider_job_id, str):
-        return "ignored"
-    checked = 0
-    for key in VideoJob.by_provider_job.query(provider_job_id):
-        handle_message({"job_id": key.job_id, "action": "check"}, deps)
-        checked += 1
-    return "checked" if checked else "unknown video"
+    return handle()
 
 
 def fail_dead_lettered(message: dict[str, Any]) -> None:
