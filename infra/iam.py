@@ -79,6 +79,8 @@ ACCESS: dict[str, Access] = {
             "billing-events": "read put",
             "payments": "read put update",
             "local-checkouts": "read put update",
+            "checkouts": "read put",
+            "subscriptions": "read put",
         },
         objects={
             # the video webhook completes videos; an upgrade retags them; downloads are presigned
@@ -130,6 +132,8 @@ ACCESS: dict[str, Access] = {
             "privacy-requests": "read delete",
             "support": "read delete",
             "local-checkouts": "read delete",
+            "checkouts": "read delete",
+            "subscriptions": "read delete",
             "credit-ledger": "read put delete",  # rows are kept, pseudonymised
             "payments": "read update",
         },

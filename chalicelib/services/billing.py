@@ -29,9 +29,10 @@ from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.config import Settings, webhook_secret
 from chalicelib.errors import InvalidInput, NotFound, WebhookRejected
-from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, User
+from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, Subscription, User
 from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, catalogue, credits, retention
+from chalicelib.services import payment_proof as proof
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str,
     window = int(time.time() // 600)
     request_id = hashlib.sha256(f"{user_id}:{product.id}:{provider}:{window}".encode()).hexdigest()[:32]
     if provider == "stripe" and deps.stripe is not None:
-        url = deps.stripe.checkout_url(
+        checkout_id, url = deps.stripe.open_checkout(
             user_id=user_id, email=user.email, product_id=product.id, name=product.name,
             price_cents=product.price_cents, currency=product.currency,
             subscription=product.plan_id is not None, success_url=success, cancel_url=cancel,
@@ -100,15 +101,17 @@ def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str,
         creem_product = deps.settings.creem_products.get(product.id)
         if creem_product is None:
             raise InvalidInput(f"{product.id} is not sold through Creem", field="product_id")
-        url = deps.creem.checkout_url(
+        checkout_id, url = deps.creem.open_checkout(
             creem_product_id=creem_product, request_id=request_id, email=user.email,
             metadata={"user_id": user_id, "product_id": product.id}, success_url=success,
         )
     elif deps.settings.local_checkout:
-        url = _open_local_checkout(user_id, product, provider, success, cancel, base)
+        checkout_id, url = _open_local_checkout(user_id, product, provider, success, cancel, base)
     else:
         raise InvalidInput(f"Payments through {provider.title()} are not available; choose another way "
                            "to pay.", field="provider")
+    # What its completion will be checked against: this account, this product, this price.
+    proof.record_checkout(provider, checkout_id, user_id, product.id, product.price_cents, product.currency)
     return {"checkout_url": url, "provider": provider}
 
 
@@ -138,14 +141,16 @@ def _cancel_at(provider: str, subscription_id: str, deps: BillingDeps) -> None:
 
 
 def _open_local_checkout(user_id: str, product: Product, provider: str, success: str, cancel: str,
-                         base: str) -> str:
+                         base: str) -> tuple[str, str]:
+    """(the provider's checkout id its events will name, the page's address)."""
     now = utcnow()
     session = LocalCheckout(
         uuid.uuid4().hex, user_id=user_id, product_id=product.id, provider=provider,
         success_url=success, cancel_url=cancel, created_at=now, expires_at=now + timedelta(hours=1),
     )
     session.save()
-    return f"{base}/billing/local-checkout/{session.session_id}"
+    prefix = "cs_local_" if provider == "stripe" else "ch_local_"
+    return prefix + session.session_id, f"{base}/billing/local-checkout/{session.session_id}"
 
 
 def _local_session(session_id: str, deps: BillingDeps) -> LocalCheckout:
@@ -195,14 +200,14 @@ def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
     user = accounts.get_user(session.user_id)
     metadata = {"user_id": session.user_id, "product_id": product.id}
     if session.provider == "stripe":
-        for event in _stripe_events(session, product, user, metadata):
+        for event in _stripe_events(session, product, user, metadata, deps.settings.payments_livemode):
             body = json.dumps(event).encode()
             stamp = int(time.time())
             secret = webhook_secret("STRIPE_WEBHOOK_SECRET")
             mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
             handle_stripe_webhook(body, f"t={stamp},v1={mac}", deps)
     else:
-        for event in _creem_events(session, product, user, metadata):
+        for event in _creem_events(session, product, user, metadata, deps.settings):
             body = json.dumps(event).encode()
             secret = webhook_secret("CREEM_WEBHOOK_SECRET")
             handle_creem_webhook(body, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), deps)
@@ -212,8 +217,8 @@ def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
     return session.success_url
 
 
-def _stripe_events(session: LocalCheckout, product: Product, user: User,
-                   metadata: dict[str, str]) -> list[dict[str, Any]]:
+def _stripe_events(session: LocalCheckout, product: Product, user: User, metadata: dict[str, str],
+                   live: bool) -> list[dict[str, Any]]:
     sid = session.session_id
     customer = f"cus_local_{user.user_id[:14]}"
     checkout_session: dict[str, Any] = {
@@ -224,9 +229,9 @@ def _stripe_events(session: LocalCheckout, product: Product, user: User,
         "payment_intent": None if product.plan_id else f"pi_local_{sid}",
         "subscription": f"sub_local_{sid}" if product.plan_id else None,
     }
-    events = [_stripe_event("checkout.session.completed", checkout_session)]
+    events = [_stripe_event("checkout.session.completed", checkout_session, live)]
     if product.plan_id:
-        events.append(_stripe_event("invoice.paid", {
+        events.append(_stripe_event("invoice.paid", live=live, obj={
             "id": f"in_local_{sid}", "object": "invoice", "billing_reason": "subscription_create",
             "customer": customer, "amount_paid": product.price_cents, "currency": product.currency,
             "payment_intent": f"pi_local_{sid}",
@@ -236,23 +241,27 @@ def _stripe_events(session: LocalCheckout, product: Product, user: User,
     return events
 
 
-def _stripe_event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+def _stripe_event(kind: str, obj: dict[str, Any], live: bool) -> dict[str, Any]:
     return {"id": f"evt_local_{uuid.uuid4().hex}", "object": "event", "type": kind,
-            "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+            "created": int(time.time()), "livemode": live, "data": {"object": obj}}
 
 
-def _creem_events(session: LocalCheckout, product: Product, user: User,
-                  metadata: dict[str, str]) -> list[dict[str, Any]]:
+def _creem_events(session: LocalCheckout, product: Product, user: User, metadata: dict[str, str],
+                  settings: Settings) -> list[dict[str, Any]]:
     sid = session.session_id
     now_ms = int(time.time() * 1000)
-    subscription = {"id": f"sub_local_{sid}", "status": "active", "metadata": metadata,
-                    "product": {"id": f"prod_local_{product.id}"}, "last_transaction_id": f"tran_local_{sid}"}
+    mode = "prod" if settings.payments_livemode else "test"
+    creem_product = {"id": settings.creem_products.get(product.id) or f"prod_local_{product.id}",
+                     "price": product.price_cents, "currency": product.currency.upper(), "mode": mode}
+    subscription = {"id": f"sub_local_{sid}", "status": "active", "metadata": metadata, "mode": mode,
+                    "product": creem_product, "last_transaction_id": f"tran_local_{sid}"}
     events = [{
         "id": f"evt_local_{uuid.uuid4().hex}", "eventType": "checkout.completed", "created_at": now_ms,
         "object": {
             "id": f"ch_local_{sid}", "object": "checkout", "status": "completed", "metadata": metadata,
+            "mode": mode, "product": creem_product,
             "order": {"id": f"ord_local_{sid}", "amount": product.price_cents,
-                      "currency": product.currency.upper(),
+                      "currency": product.currency.upper(), "product": creem_product["id"], "mode": mode,
                       "type": "recurring" if product.plan_id else "onetime"},
             "customer": {"id": f"cust_local_{user.user_id[:14]}", "email": user.email},
             "subscription": subscription if product.plan_id else None,
@@ -360,7 +369,7 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         if current_active and int(user.subscription_started_at or 0) > event_at:
             # The current one was bought later: this one lost, and must not go on charging.
             outcome = "superseded " + _record_only(event)
-            _cancel_lost(provider, subscription_id, deps)
+            _cancel_lost(provider, subscription_id, user_id, deps)
             return outcome
         # Holds only if no other purchase or event changed the subscription since the read.
         unchanged = (User.subscription_id.does_not_exist() if current is None
@@ -370,7 +379,7 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         if outcome is None:
             continue  # changed meanwhile: decide again on what is there now
         if current_active:
-            _cancel_lost(str(user.subscription_provider), str(current), deps)
+            _cancel_lost(str(user.subscription_provider), str(current), user_id, deps)
         return outcome
     return "stale " + _record_only(event)
 
@@ -407,7 +416,16 @@ def _write_subscription(event: BillingEvent, user: User, provider: str, subscrip
     return f"plan {new_plan}"
 
 
-def _cancel_lost(provider: str, subscription_id: str, deps: BillingDeps) -> None:
+def _cancel_lost(provider: str, subscription_id: str, owner: str, deps: BillingDeps) -> None:
+    """Cancels a subscription that lost to a newer one of the same account, never another's."""
+    try:
+        recorded = Subscription.get(f"{provider}:{subscription_id}", consistent_read=True)
+    except DoesNotExist:
+        recorded = None  # bought before checkouts were recorded: the account's row named it
+    if recorded is not None and recorded.user_id != owner:
+        log.error("did not cancel %s at %s: it belongs to another account", subscription_id, provider)
+        observability.metric("WebhookMismatch", 1, "Count", provider=provider, reason="cancel_other")
+        return
     try:
         _cancel_at(provider, subscription_id, deps)
     except Exception:
@@ -417,11 +435,18 @@ def _cancel_lost(provider: str, subscription_id: str, deps: BillingDeps) -> None
         observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count", provider=provider)
 
 
-def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: float) -> str:
+def _clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cents: int | None,
+              currency: object) -> str:
+    """Takes back the refunded share (None: all) of a payment we recorded, measured against what
+    we recorded it paid; a refund of anything else takes nothing."""
     try:
         payment = Payment.get(f"{provider}:{payment_ref}", consistent_read=True)
     except DoesNotExist:
         return _record_only(event)  # not a payment that granted credits
+    if currency is not None and str(currency).lower() != payment.currency:
+        raise proof.Mismatch("currency", f"refunded in {str(currency)[:8]!r}, paid in {payment.currency!r}")
+    paid = int(payment.amount_cents)
+    fraction = 1.0 if refunded_cents is None or not paid else refunded_cents / paid
     owed = min(int(payment.credits), round(int(payment.credits) * fraction))
     amount = owed - int(payment.clawed_back)
     if amount <= 0:
@@ -440,6 +465,10 @@ def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: fl
     except credits.AlreadyApplied:
         return "duplicate"
     return f"clawed back {amount}"
+
+
+def _whole_cents(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 # --- Stripe -------------------------------------------------------------------------------------
@@ -477,50 +506,77 @@ def _subscription_metadata(invoice: dict[str, Any]) -> tuple[str | None, dict[st
 
 @observability.counted("WebhookEvents", provider="stripe")
 def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> str:
-    """Verifies, then acts on, one Stripe event. Returns what it did, for the logs."""
+    """Verifies, then acts on, one Stripe event as far as our records back it (payment_proof).
+    Returns what it did, for the logs."""
     event = _verify_stripe(raw, header)
+    row = _event_row(f"stripe:{event['id']}", event["type"])
+    try:
+        proof.live_as_the_stage(event.get("livemode") is True, deps.settings)
+        return _on_stripe_event(event, row, deps)
+    except proof.Mismatch as mismatch:
+        return proof.record(row, "stripe", mismatch)
+
+
+def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps) -> str:
     kind, obj, created = event["type"], event["data"]["object"], int(event.get("created", 0))
-    row = _event_row(f"stripe:{event['id']}", kind)
     metadata = obj.get("metadata") or {}
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") != "paid":
             return _record_only(row)  # async methods: wait for async_payment_succeeded
-        product = Product.find(metadata.get("product_id"))
-        user_id = metadata.get("user_id") or obj.get("client_reference_id")
-        if obj.get("mode") == "subscription":
-            return _purchase(row, "stripe", user_id, obj["subscription"], "active", product.id, created,
-                             deps, customer_id=obj.get("customer"))
-        return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], user_id, product,
-                               int(obj.get("amount_total") or 0), obj.get("currency") or "usd")
+        opened = proof.opened_checkout("stripe", obj.get("id"))
+        product = Product.find(opened.product_id)
+        proof.same_account(metadata.get("user_id") or obj.get("client_reference_id"), opened.user_id)
+        proof.same_product(metadata.get("product_id"), product.id)
+        proof.paid_the_price(obj.get("amount_total"), obj.get("currency"), product.price_cents,
+                             product.currency)
+        if product.plan_id:
+            if obj.get("mode") != "subscription":
+                raise proof.Mismatch("mode", "a plan's checkout completed without a subscription")
+            proof.link_subscription("stripe", obj.get("subscription"), opened)
+            return _purchase(row, "stripe", opened.user_id, obj["subscription"], "active", product.id,
+                             created, deps, customer_id=obj.get("customer"))
+        return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], opened.user_id,
+                               product, product.price_cents, product.currency)
     if kind == "invoice.paid":
         subscription_id, meta = _subscription_metadata(obj)
         if not subscription_id or "user_id" not in meta:
             return _record_only(row)
-        product = Product.find(meta.get("product_id"))
-        return _grant_period(row, "stripe", obj["id"], meta["user_id"], product,
-                             obj.get("payment_intent"), int(obj.get("amount_paid") or 0),
-                             obj.get("currency") or "usd")
+        owned = proof.owned_subscription("stripe", subscription_id, meta["user_id"], created)
+        if owned is None:
+            raise proof.waiting_for_checkout()
+        product = Product.find(owned.product_id)
+        proof.same_product(meta.get("product_id"), product.id)
+        proof.paid_the_price(obj.get("amount_paid"), obj.get("currency"), product.price_cents,
+                             product.currency)
+        return _grant_period(row, "stripe", obj["id"], owned.user_id, product, obj.get("payment_intent"),
+                             product.price_cents, product.currency)
     if kind in ("customer.subscription.updated", "customer.subscription.created",
                 "customer.subscription.deleted"):
         if "user_id" not in metadata:
             return _record_only(row)
+        owned = proof.owned_subscription("stripe", obj.get("id"), metadata["user_id"], created)
+        if owned is None:
+            # Its checkout, still on the way, sets the subscription when it arrives.
+            return "not yet linked " + _record_only(row)
+        proof.same_product(metadata.get("product_id"), owned.product_id)
         status = "canceled" if kind.endswith("deleted") else obj.get("status", "active")
-        return _set_subscription(row, "stripe", metadata["user_id"], obj["id"], status,
-                                 Product.find(metadata.get("product_id")).id, created, deps)
+        return _set_subscription(row, "stripe", owned.user_id, obj["id"], status, owned.product_id,
+                                 created, deps)
     if kind == "invoice.payment_failed":
         subscription_id, meta = _subscription_metadata(obj)
-        if "user_id" in meta:
+        if "user_id" in meta and proof.owned_subscription("stripe", subscription_id, meta["user_id"],
+                                                          created):
             _notify_payment_failed(meta["user_id"], deps)
         return _record_only(row)
     if kind == "charge.refunded":
-        amount = int(obj.get("amount") or 0)
-        fraction = int(obj.get("amount_refunded") or 0) / amount if amount else 1.0
-        return _clawback(row, "stripe", obj.get("payment_intent") or "", fraction)
+        return _clawback(row, "stripe", obj.get("payment_intent") or "",
+                         _whole_cents(obj.get("amount_refunded")) or 0, obj.get("currency"))
     if kind == "charge.dispute.created":
-        return _clawback(row, "stripe", obj.get("payment_intent") or "", 1.0)
+        return _clawback(row, "stripe", obj.get("payment_intent") or "", None, obj.get("currency"))
     if kind == "checkout.session.async_payment_failed":
-        if metadata.get("user_id"):
-            _notify_payment_failed(metadata["user_id"], deps)
+        opened = proof.opened_checkout("stripe", obj.get("id"))
+        proof.same_account(metadata.get("user_id") or obj.get("client_reference_id"), opened.user_id)
+        _notify_payment_failed(opened.user_id, deps)
         return _record_only(row)
     return "ignored"
 
@@ -542,7 +598,8 @@ def _notify_payment_failed(user_id: str, deps: BillingDeps) -> None:
 @observability.counted("WebhookEvents", provider="creem")
 def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -> str:
     """Verifies (hex HMAC-SHA256 of the raw body, in constant time), then acts on, one Creem
-    event. Creem signs no timestamp: the recorded event id is the replay defence."""
+    event as far as our records back it. Creem signs no timestamp: the recorded event id is the
+    replay defence."""
     expected = hmac.new(webhook_secret("CREEM_WEBHOOK_SECRET").encode(), raw, hashlib.sha256).hexdigest()
     if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
         raise WebhookRejected("The Creem signature does not match this body.")
@@ -552,36 +609,78 @@ def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -
         assert isinstance(event["id"], str) and isinstance(obj, dict)
     except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise WebhookRejected("The Creem event is not well formed.") from None
-    created = int(event.get("created_at") or 0) // 1000
     row = _event_row(f"creem:{event['id']}", kind)
+    try:
+        # Creem marks each object with its mode: "prod" for real money, else a test mode.
+        proof.live_as_the_stage(obj.get("mode") == "prod", deps.settings)
+        return _on_creem_event(event, row, deps)
+    except proof.Mismatch as mismatch:
+        return proof.record(row, "creem", mismatch)
+
+
+def _creem_product_id(obj: dict[str, Any]) -> object:
+    product = obj.get("product")
+    return product.get("id") if isinstance(product, dict) else product
+
+
+def _same_creem_product(claimed: object, product: Product, deps: BillingDeps) -> None:
+    """Creem's product id is the one configured for ours (CREEM_PRODUCTS), where one is."""
+    configured = deps.settings.creem_products.get(product.id)
+    if configured is not None and claimed != configured:
+        raise proof.Mismatch("product", f"Creem product {str(claimed)[:40]!r} is not {product.id}'s")
+
+
+def _on_creem_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps) -> str:
+    kind, obj = event["eventType"], event["object"]
+    created = int(event.get("created_at") or 0) // 1000
     metadata = obj.get("metadata") or {}
     if kind == "checkout.completed":
-        product = Product.find(metadata.get("product_id"))
+        opened = proof.opened_checkout("creem", obj.get("id"))
+        product = Product.find(opened.product_id)
         order = obj.get("order") or {}
+        proof.same_account(metadata.get("user_id"), opened.user_id)
+        proof.same_product(metadata.get("product_id"), product.id)
+        _same_creem_product(_creem_product_id(obj) or order.get("product"), product, deps)
+        proof.paid_the_price(order.get("amount"), order.get("currency"), product.price_cents,
+                             product.currency)
         if product.plan_id:
             subscription = obj.get("subscription") or {}
-            return _purchase(row, "creem", metadata["user_id"], subscription.get("id", ""),
+            proof.link_subscription("creem", subscription.get("id"), opened)
+            return _purchase(row, "creem", opened.user_id, subscription["id"],
                              subscription.get("status", "active"), product.id, created, deps)
-        return _grant_purchase(row, "creem", order.get("id") or obj["id"], metadata["user_id"], product,
-                               int(order.get("amount") or 0), order.get("currency") or "usd")
+        return _grant_purchase(row, "creem", order.get("id") or obj["id"], opened.user_id, product,
+                               product.price_cents, product.currency)
     if kind == "subscription.paid":
-        product = Product.find(metadata.get("product_id"))
+        owned = proof.owned_subscription("creem", obj.get("id"), metadata.get("user_id"), created)
+        if owned is None:
+            raise proof.waiting_for_checkout()
+        product = Product.find(owned.product_id)
+        proof.same_product(metadata.get("product_id"), product.id)
+        _same_creem_product(_creem_product_id(obj), product, deps)
+        # The period's price is the subscription's product's, which Creem sends with it.
+        price = obj.get("product") if isinstance(obj.get("product"), dict) else {}
+        proof.paid_the_price(price.get("price"), price.get("currency"), product.price_cents,
+                             product.currency)
         period = obj.get("last_transaction_id") or event["id"]
-        outcome = _grant_period(row, "creem", period, metadata["user_id"], product, None, 0, "usd")
-        _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", metadata["user_id"],
+        outcome = _grant_period(row, "creem", period, owned.user_id, product, None, product.price_cents,
+                                product.currency)
+        _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", owned.user_id,
                           obj["id"], obj.get("status", "active"), product.id, created, deps)
         return outcome
     if kind in ("subscription.canceled", "subscription.expired"):
         if "user_id" not in metadata:
             return _record_only(row)
-        return _set_subscription(row, "creem", metadata["user_id"], obj["id"], "canceled",
-                                 Product.find(metadata.get("product_id")).id, created, deps)
+        owned = proof.owned_subscription("creem", obj.get("id"), metadata["user_id"], created)
+        if owned is None:
+            return "not yet linked " + _record_only(row)
+        proof.same_product(metadata.get("product_id"), owned.product_id)
+        return _set_subscription(row, "creem", owned.user_id, obj["id"], "canceled", owned.product_id,
+                                 created, deps)
     if kind in ("refund.created", "dispute.created"):
         order = obj.get("order") or {}
-        paid = int(order.get("amount") or 0)
-        refunded = int(obj.get("refund_amount") or paid)
-        fraction = 1.0 if kind == "dispute.created" or not paid else refunded / paid
-        return _clawback(row, "creem", order.get("id") or "", fraction)
+        refunded = None if kind == "dispute.created" else _whole_cents(obj.get("refund_amount"))
+        return _clawback(row, "creem", order.get("id") or "", refunded,
+                         obj.get("refund_currency") or order.get("currency"))
     return "ignored"
 
 
