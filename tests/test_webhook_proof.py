@@ -39,7 +39,7 @@ from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.local.infra import load_template
 from chalicelib.models import BillingEvent, User
-from chalicelib.services import billing
+from chalicelib.services import billing, catalogue
 
 
 @pytest.fixture
@@ -380,3 +380,33 @@ def test_a_refund_claws_back_only_from_a_payment_we_recorded_in_its_currency(cli
                                               "amount_refunded": 499, "currency": "usd"})
     assert send_stripe(client, halved).json_body["outcome"] == "clawed back 100"
     assert balance(client, who) == 40
+
+
+# --- prices change, records stay -----------------------------------------------------------------
+
+
+def test_a_checkout_is_paid_at_the_price_it_was_opened_at_whatever_the_catalogue_says_since(
+        client, monkeypatch):
+    who = account(client)
+    event = pack_paid(client, who)  # opened at $4.99
+    at_new_price = json.loads(json.dumps(event))
+    at_new_price.update(id=f"evt_{uuid.uuid4().hex}")
+    at_new_price["data"]["object"]["amount_total"] = 599
+    pack = catalogue.CREDIT_PACKS["pack_100"]
+    monkeypatch.setitem(catalogue.CREDIT_PACKS, "pack_100", replace(pack, price_cents=599))
+    assert send_stripe(client, at_new_price).json_body["outcome"] == "mismatch amount"
+    assert send_stripe(client, event).json_body["outcome"] == "granted"
+    assert balance(client, who) == 140
+
+
+def test_a_subscription_bought_before_checkouts_were_recorded_still_renews(client):
+    # Its account's row names it (only a completed checkout ever wrote that): that is the record.
+    who, other = account(client), account(client)
+    sub = f"sub_{uuid.uuid4().hex}"
+    User(who["id"]).update(actions=[User.subscription_id.set(sub), User.plan.set("basic"),
+                                    User.subscription_provider.set("stripe"),
+                                    User.subscription_status.set("active")])
+    assert send_stripe(client, invoice(other, sub, "basic")).status_code == 503  # not the other's row
+    assert send_stripe(client, invoice(who, sub, "basic")).json_body["outcome"] == "granted"
+    assert send_stripe(client, invoice(other, sub, "basic")).json_body["outcome"] == "mismatch account"
+    assert (balance(client, who), balance(client, other)) == (440, 40)

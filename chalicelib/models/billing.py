@@ -58,6 +58,9 @@ class Subscription(BaseModel):
     subscription_key = UnicodeAttribute(hash_key=True)  # "<provider>:<subscription id>"
     user_id = UnicodeAttribute()
     product_id = UnicodeAttribute()
+    # The price it was sold at, which each renewal must be (a later catalogue change is not).
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
     checkout_key = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
 

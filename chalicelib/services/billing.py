@@ -527,8 +527,8 @@ def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps
         product = Product.find(opened.product_id)
         proof.same_account(metadata.get("user_id") or obj.get("client_reference_id"), opened.user_id)
         proof.same_product(metadata.get("product_id"), product.id)
-        proof.paid_the_price(obj.get("amount_total"), obj.get("currency"), product.price_cents,
-                             product.currency)
+        proof.paid_the_price(obj.get("amount_total"), obj.get("currency"), int(opened.amount_cents),
+                             opened.currency)
         if product.plan_id:
             if obj.get("mode") != "subscription":
                 raise proof.Mismatch("mode", "a plan's checkout completed without a subscription")
@@ -536,7 +536,7 @@ def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps
             return _purchase(row, "stripe", opened.user_id, obj["subscription"], "active", product.id,
                              created, deps, customer_id=obj.get("customer"))
         return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], opened.user_id,
-                               product, product.price_cents, product.currency)
+                               product, int(opened.amount_cents), opened.currency)
     if kind == "invoice.paid":
         subscription_id, meta = _subscription_metadata(obj)
         if not subscription_id or "user_id" not in meta:
@@ -546,10 +546,10 @@ def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps
             raise proof.waiting_for_checkout()
         product = Product.find(owned.product_id)
         proof.same_product(meta.get("product_id"), product.id)
-        proof.paid_the_price(obj.get("amount_paid"), obj.get("currency"), product.price_cents,
-                             product.currency)
+        proof.paid_the_price(obj.get("amount_paid"), obj.get("currency"), int(owned.amount_cents),
+                             owned.currency)
         return _grant_period(row, "stripe", obj["id"], owned.user_id, product, obj.get("payment_intent"),
-                             product.price_cents, product.currency)
+                             int(owned.amount_cents), owned.currency)
     if kind in ("customer.subscription.updated", "customer.subscription.created",
                 "customer.subscription.deleted"):
         if "user_id" not in metadata:
@@ -641,15 +641,15 @@ def _on_creem_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps)
         proof.same_account(metadata.get("user_id"), opened.user_id)
         proof.same_product(metadata.get("product_id"), product.id)
         _same_creem_product(_creem_product_id(obj) or order.get("product"), product, deps)
-        proof.paid_the_price(order.get("amount"), order.get("currency"), product.price_cents,
-                             product.currency)
+        proof.paid_the_price(order.get("amount"), order.get("currency"), int(opened.amount_cents),
+                             opened.currency)
         if product.plan_id:
             subscription = obj.get("subscription") or {}
             proof.link_subscription("creem", subscription.get("id"), opened)
             return _purchase(row, "creem", opened.user_id, subscription["id"],
                              subscription.get("status", "active"), product.id, created, deps)
         return _grant_purchase(row, "creem", order.get("id") or obj["id"], opened.user_id, product,
-                               product.price_cents, product.currency)
+                               int(opened.amount_cents), opened.currency)
     if kind == "subscription.paid":
         owned = proof.owned_subscription("creem", obj.get("id"), metadata.get("user_id"), created)
         if owned is None:
@@ -659,11 +659,11 @@ def _on_creem_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps)
         _same_creem_product(_creem_product_id(obj), product, deps)
         # The period's price is the subscription's product's, which Creem sends with it.
         price = obj.get("product") if isinstance(obj.get("product"), dict) else {}
-        proof.paid_the_price(price.get("price"), price.get("currency"), product.price_cents,
-                             product.currency)
+        proof.paid_the_price(price.get("price"), price.get("currency"), int(owned.amount_cents),
+                             owned.currency)
         period = obj.get("last_transaction_id") or event["id"]
-        outcome = _grant_period(row, "creem", period, owned.user_id, product, None, product.price_cents,
-                                product.currency)
+        outcome = _grant_period(row, "creem", period, owned.user_id, product, None, int(owned.amount_cents),
+                                owned.currency)
         _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", owned.user_id,
                           obj["id"], obj.get("status", "active"), product.id, created, deps)
         return outcome

@@ -22,6 +22,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import Busy
 from chalicelib.models import BillingEvent, Checkout, Subscription, User
 from chalicelib.models.base import utcnow
+from chalicelib.services import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def link_subscription(provider: str, subscription_id: object, checkout: Checkout
     if not isinstance(subscription_id, str) or not subscription_id:
         raise Mismatch("subscription", "a plan's checkout completed without a subscription")
     row = Subscription(f"{provider}:{subscription_id}", user_id=checkout.user_id,
-                       product_id=checkout.product_id, checkout_key=checkout.checkout_key)
+                       product_id=checkout.product_id, amount_cents=checkout.amount_cents,
+                       currency=checkout.currency, checkout_key=checkout.checkout_key)
     try:
         row.save(condition=Subscription.subscription_key.does_not_exist()
                  | (Subscription.user_id == checkout.user_id))
@@ -115,7 +117,9 @@ def _linked_before_records(provider: str, subscription_id: str, user_id: object)
         return None
     if user.subscription_id != subscription_id or user.subscription_provider != provider:
         return None
-    row = Subscription(f"{provider}:{subscription_id}", user_id=user_id, product_id=user.plan,
+    plan = catalogue.plan(user.plan)
+    row = Subscription(f"{provider}:{subscription_id}", user_id=user_id, product_id=plan.id,
+                       amount_cents=plan.price_cents, currency=plan.currency,
                        checkout_key="before-records")
     row.save()
     return row
@@ -137,8 +141,9 @@ def same_product(claimed: object, recorded: str) -> None:
 
 
 def paid_the_price(amount: object, currency: object, price_cents: int, price_currency: str) -> None:
-    """The catalogue's price, exactly. We create no coupons, discounts or promotion codes (and
-    the customer portal switches no prices), so any other amount is not a sale of ours."""
+    """The price we sold at (the catalogue's when the checkout was opened), exactly. We create
+    no coupons, discounts or promotion codes (and the customer portal switches no prices), so
+    any other amount is not a sale of ours."""
     if not isinstance(currency, str) or currency.lower() != price_currency.lower():
         raise Mismatch("currency", f"paid in {str(currency)[:8]!r}, priced in {price_currency!r}")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount != price_cents:
