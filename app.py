@@ -43,6 +43,7 @@ from chalicelib.services import (
     catalogue,
     credits,
     generation,
+    local_checkout,
     policy,
     policy_notices,
     privacy,
@@ -439,14 +440,14 @@ def billing_portal() -> dict[str, Any]:
 @api("/billing/local-checkout/{session_id}")
 def local_checkout_page(session_id: str) -> Response:
     """The local stand-in for the provider's checkout page (no provider key configured)."""
-    page = billing.local_checkout_page(session_id, billing_dependencies())
+    page = local_checkout.page(session_id, billing_dependencies())
     return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @api("/billing/local-checkout/{session_id}/pay", methods=("POST",), status=303,
      content_types=("application/x-www-form-urlencoded", "application/json"))
 def local_checkout_pay(session_id: str) -> Response:
-    success_url = billing.local_checkout_pay(session_id, billing_dependencies())
+    success_url = local_checkout.pay(session_id, billing_dependencies())
     return Response(body="", status_code=303, headers={"Location": success_url})
 
 

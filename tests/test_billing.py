@@ -26,7 +26,7 @@ from chalicelib.adapters.creem import CreemPayments
 from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import User
-from chalicelib.services import billing, catalogue
+from chalicelib.services import billing, catalogue, local_checkout
 
 STRIPE_SECRET = "whsec_test_only_stripe"
 CREEM_SECRET = "test_only_creem"
@@ -522,5 +522,5 @@ def test_without_the_local_stand_in_a_provider_without_a_key_is_not_offered(clie
         billing.checkout(who["id"], {"product_id": "pack_100", "provider": "creem"}, production)
     assert refused.value.field == "provider"
     with pytest.raises(NotFound):
-        billing.local_checkout_pay(url.rsplit("/", 1)[1], production)
+        local_checkout.pay(url.rsplit("/", 1)[1], production)
     assert balance(client, who) == 40

@@ -39,7 +39,7 @@ from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.local.infra import load_template
 from chalicelib.models import BillingEvent, User
-from chalicelib.services import billing, catalogue
+from chalicelib.services import billing, catalogue, local_checkout
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_a_test_event_on_a_live_stage_grants_nothing_but_the_local_checkout_stil
         outcome = billing.handle_creem_webhook(raw, signature, live)
     assert outcome == "mismatch livemode"
     url = billing.checkout(who["id"], {"product_id": "pack_100", "provider": provider}, live)["checkout_url"]
-    billing.local_checkout_pay(url.rsplit("/", 1)[1], live)  # signs live events on a live stage
+    local_checkout.pay(url.rsplit("/", 1)[1], live)  # signs live events on a live stage
     assert balance(client, who) == 140
 
 
