@@ -44,6 +44,7 @@ from chalicelib.services import (
     credits,
     generation,
     local_checkout,
+    payment_webhooks,
     policy,
     policy_notices,
     privacy,
@@ -460,7 +461,7 @@ def _raw_body() -> bytes:
 def stripe_webhook() -> dict[str, Any]:
     """Stripe events, verified on the raw body; each has its effect at most once."""
     signature = app.current_request.headers.get("stripe-signature")
-    outcome = billing.handle_stripe_webhook(_raw_body(), signature, billing_dependencies())
+    outcome = payment_webhooks.handle_stripe_webhook(_raw_body(), signature, billing_dependencies())
     return {"received": True, "outcome": outcome}
 
 
@@ -468,7 +469,7 @@ def stripe_webhook() -> dict[str, Any]:
 def creem_webhook() -> dict[str, Any]:
     """Creem events, verified on the raw body; each has its effect at most once."""
     signature = app.current_request.headers.get("creem-signature")
-    outcome = billing.handle_creem_webhook(_raw_body(), signature, billing_dependencies())
+    outcome = payment_webhooks.handle_creem_webhook(_raw_body(), signature, billing_dependencies())
     return {"received": True, "outcome": outcome}
 
 

@@ -27,6 +27,7 @@ from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import User
 from chalicelib.services import billing, catalogue, local_checkout
+from chalicelib.services import payment_webhooks as webhooks
 
 STRIPE_SECRET = "whsec_test_only_stripe"
 CREEM_SECRET = "test_only_creem"
@@ -299,7 +300,7 @@ def test_two_plans_bought_from_checkouts_opened_together_leave_one_subscription(
     opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
     for plan, sub, created in (("basic", sub_basic, t), ("pro", sub_pro, t + 10)):
         event = plan_bought(client, who, plan, sub, created, opened[plan])
-        outcome = billing.handle_stripe_webhook(*signed(event), deps)
+        outcome = webhooks.handle_stripe_webhook(*signed(event), deps)
         assert outcome == "plan " + plan
     me = get(client, "/me", who["access_token"]).json_body
     assert me["plan"] == "pro" and me["retention_days"] == 90
@@ -308,11 +309,11 @@ def test_two_plans_bought_from_checkouts_opened_together_leave_one_subscription(
     # Stripe then tells of the cancelled one: late news of a replaced subscription changes nothing.
     gone = subscription_event(who, "customer.subscription.deleted", "canceled", "basic", t + 20,
                               sub=sub_basic)
-    assert billing.handle_stripe_webhook(*signed(gone), deps).startswith("stale")
+    assert webhooks.handle_stripe_webhook(*signed(gone), deps).startswith("stale")
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
     # And a plan's own renewals never cancel anything.
     again = subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30, sub=sub_pro)
-    billing.handle_stripe_webhook(*signed(again), deps)
+    webhooks.handle_stripe_webhook(*signed(again), deps)
     assert len(transport.requests) == 1
 
 
@@ -335,12 +336,12 @@ def test_a_plan_bought_after_a_cancellation_is_the_plan(client, stripe_api):
     who = account(client)
     sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
     t = int(time.time())
-    billing.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t)), deps)
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t)), deps)
     gone = subscription_event(who, "customer.subscription.deleted", "canceled", "basic", t + 10,
                               sub=sub_basic)
-    billing.handle_stripe_webhook(*signed(gone), deps)
+    webhooks.handle_stripe_webhook(*signed(gone), deps)
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "free"
-    bought = billing.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 20)), deps)
+    bought = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 20)), deps)
     assert bought == "plan pro"
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
     assert cancelled(transport) == []  # nothing was running to cancel
@@ -353,10 +354,10 @@ def test_a_purchase_delivered_late_loses_to_the_one_bought_after_it(client, stri
     sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
     t = int(time.time())
     opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
-    first = billing.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 10,
+    first = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 10,
                                                               opened["pro"])), deps)
     assert first == "plan pro"
-    late = billing.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t,
+    late = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t,
                                                              opened["basic"])), deps)
     assert late.startswith("superseded")
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
@@ -374,14 +375,14 @@ def test_two_purchases_handled_at_once_end_with_the_later_one(client, stripe_api
     t = int(time.time())
     before_either = User.get(who["id"], consistent_read=True)
     opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
-    billing.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t, opened["basic"])),
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t, opened["basic"])),
                                   deps)
     pro = signed(plan_bought(client, who, "pro", sub_pro, t + 5, opened["pro"]))
     reads = iter([before_either])
     real_get = User.get
     monkeypatch.setattr(User, "get", classmethod(
         lambda cls, *args, **kwargs: next(reads, None) or real_get(*args, **kwargs)))
-    second = billing.handle_stripe_webhook(*pro, deps)
+    second = webhooks.handle_stripe_webhook(*pro, deps)
     monkeypatch.undo()
     assert second == "plan pro"
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"

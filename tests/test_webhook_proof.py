@@ -40,6 +40,7 @@ from chalicelib.config import Settings
 from chalicelib.local.infra import load_template
 from chalicelib.models import BillingEvent, User
 from chalicelib.services import billing, catalogue, local_checkout
+from chalicelib.services import payment_webhooks as webhooks
 
 
 @pytest.fixture
@@ -202,11 +203,11 @@ def test_a_test_event_on_a_live_stage_grants_nothing_but_the_local_checkout_stil
     test_event = pack_paid(client, who) if provider == "stripe" else creem_pack_paid(
         client, who, f"ord_{uuid.uuid4().hex}")
     if provider == "stripe":
-        outcome = billing.handle_stripe_webhook(*signed(test_event), live)
+        outcome = webhooks.handle_stripe_webhook(*signed(test_event), live)
     else:
         raw = json.dumps(test_event).encode()
         signature = hmac.new(CREEM_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-        outcome = billing.handle_creem_webhook(raw, signature, live)
+        outcome = webhooks.handle_creem_webhook(raw, signature, live)
     assert outcome == "mismatch livemode"
     url = billing.checkout(who["id"], {"product_id": "pack_100", "provider": provider}, live)["checkout_url"]
     local_checkout.pay(url.rsplit("/", 1)[1], live)  # signs live events on a live stage
@@ -222,15 +223,15 @@ def test_a_subscription_event_for_another_accounts_subscription_changes_and_canc
     victim, attacker = account(client), account(client)
     theirs = f"sub_{uuid.uuid4().hex}"
     t = int(time.time())
-    billing.handle_stripe_webhook(*signed(plan_bought(client, victim, "pro", theirs, t)), deps)
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, victim, "pro", theirs, t)), deps)
     emf()
     # The attacker's own paid checkout, claiming the victim's subscription as the one it started.
     attackers = plan_bought(client, attacker, "basic", theirs, t + 10)
-    claimed = billing.handle_stripe_webhook(*signed(attackers), deps)
+    claimed = webhooks.handle_stripe_webhook(*signed(attackers), deps)
     # The victim's subscription, cancelled or moved to another plan in the attacker's name.
     events = [subscription_event(attacker, f"customer.subscription.{kind}", status, "pro", t + 20, theirs)
               for kind, status in (("deleted", "canceled"), ("updated", "active"))]
-    outcomes = [billing.handle_stripe_webhook(*signed(event), deps) for event in events]
+    outcomes = [webhooks.handle_stripe_webhook(*signed(event), deps) for event in events]
     assert (claimed, outcomes) == ("mismatch subscription_owner", ["mismatch account", "mismatch account"])
     assert (plan(client, victim), plan(client, attacker)) == ("pro", "free")
     assert cancelled(transport) == []
@@ -243,11 +244,11 @@ def test_a_plan_checkout_completed_in_another_accounts_name_cancels_nothing(clie
     transport, deps = stripe_api
     victim, attacker = account(client), account(client)
     t = int(time.time())
-    billing.handle_stripe_webhook(*signed(plan_bought(client, victim, "basic", f"sub_{uuid.uuid4().hex}", t)),
-                                  deps)
+    bought = plan_bought(client, victim, "basic", f"sub_{uuid.uuid4().hex}", t)
+    webhooks.handle_stripe_webhook(*signed(bought), deps)
     forged = plan_bought(client, attacker, "pro", f"sub_{uuid.uuid4().hex}", t + 10)
     forged["data"]["object"]["metadata"]["user_id"] = victim["id"]
-    assert billing.handle_stripe_webhook(*signed(forged), deps) == "mismatch account"
+    assert webhooks.handle_stripe_webhook(*signed(forged), deps) == "mismatch account"
     assert plan(client, victim) == "basic" and cancelled(transport) == []
 
 
@@ -258,13 +259,13 @@ def test_a_replaced_subscription_is_cancelled_only_if_the_account_owns_it(client
     owner, other = account(client), account(client)
     theirs, mine = f"sub_{uuid.uuid4().hex}", f"sub_{uuid.uuid4().hex}"
     t = int(time.time())
-    billing.handle_stripe_webhook(*signed(plan_bought(client, owner, "pro", theirs, t)), deps)
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, owner, "pro", theirs, t)), deps)
     User(other["id"]).update(actions=[User.subscription_id.set(theirs), User.plan.set("pro"),
                                       User.subscription_provider.set("stripe"),
                                       User.subscription_status.set("active")])
     emf()
     event = plan_bought(client, other, "basic", mine, t + 10, open_checkout_despite_plan(other))
-    assert billing.handle_stripe_webhook(*signed(event), deps) == "plan basic"
+    assert webhooks.handle_stripe_webhook(*signed(event), deps) == "plan basic"
     assert cancelled(transport) == []
     assert [d["reason"] for d in emf()] == ["cancel_other"]
 

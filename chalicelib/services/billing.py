@@ -1,18 +1,15 @@
-"""Buying credit packs and plans through Stripe or Creem, and acting on their webhooks.
+"""Buying credit packs and plans through Stripe or Creem, and the effects of their events.
 
-Every webhook is verified on its raw body before anything else, and then acted on only as far
-as our own records of the checkout back it (payment_proof). Each event's effect and the row
-recording the event are one DynamoDB transaction, so a replayed event changes nothing;
-subscription events carry the provider's time and an older one never overrides a newer one.
-With no provider key configured, a local checkout page stands in for the provider's
-(local_checkout): its "pay" signs events in the provider's own format and hands them here.
+The webhooks (payment_webhooks) verify each event and check it against our records
+(payment_proof) before calling an effect here. Each event's effect and the row recording the
+event are one DynamoDB transaction, so a replayed event changes nothing; subscription events
+carry the provider's time and an older one never overrides a newer one. With no provider key
+configured, a local checkout page (local_checkout) stands in for the provider's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,8 +23,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.config import Settings, webhook_secret
-from chalicelib.errors import InvalidInput, WebhookRejected
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput
 from chalicelib.models import BillingEvent, LedgerEntry, Payment, Subscription, User
 from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, catalogue, credits, retention
@@ -36,7 +33,6 @@ from chalicelib.services import payment_proof as proof
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("stripe", "creem")
-STRIPE_TOLERANCE = 300
 EVENT_MEMORY = timedelta(days=400)
 _ACTIVE = ("active", "trialing", "past_due")
 
@@ -141,7 +137,7 @@ def _cancel_at(provider: str, subscription_id: str, deps: BillingDeps) -> None:
 # --- effects, each at most once --------------------------------------------------------------
 
 
-def _event_row(key: str, kind: str) -> BillingEvent:
+def event_row(key: str, kind: str) -> BillingEvent:
     observability.bind(event_type=kind, event_id=key)
     now = utcnow()
     return BillingEvent(key, type=kind, processed_at=now, expires_at=now + EVENT_MEMORY)
@@ -154,7 +150,7 @@ def _once(event: BillingEvent) -> Callable[[TransactWrite], None]:
     return write
 
 
-def _record_only(event: BillingEvent) -> str:
+def record_only(event: BillingEvent) -> str:
     try:
         event.save(condition=BillingEvent.event_key.does_not_exist())
     except PutError:
@@ -162,8 +158,8 @@ def _record_only(event: BillingEvent) -> str:
     return "recorded"
 
 
-def _grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_id: str,
-                    product: Product, amount_cents: int, currency: str) -> str:
+def grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_id: str,
+                   product: Product, amount_cents: int, currency: str) -> str:
     payment = Payment(f"{provider}:{payment_ref}", user_id=user_id, product_id=product.id,
                       credits=product.credits, amount_cents=amount_cents, currency=currency.lower())
 
@@ -178,8 +174,8 @@ def _grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_i
     return "granted"
 
 
-def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: str, product: Product,
-                  payment_ref: str | None, amount_cents: int, currency: str) -> str:
+def grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: str, product: Product,
+                 payment_ref: str | None, amount_cents: int, currency: str) -> str:
     def writes(tx: TransactWrite) -> None:
         _once(event)(tx)
         if payment_ref:
@@ -196,15 +192,15 @@ def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: 
     return "granted"
 
 
-def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
-                      status: str, plan_id: str, event_at: int, deps: BillingDeps,
-                      customer_id: str | None = None) -> str:
+def set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
+                     status: str, plan_id: str, event_at: int, deps: BillingDeps,
+                     customer_id: str | None = None) -> str:
     """Applies a subscription's state, unless a newer event already did. Only ever changes the
-    current subscription (or sets the first); a purchase may replace it (`_purchase`)."""
+    current subscription (or sets the first); a purchase may replace it (`purchase`)."""
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist:
-        return _record_only(event)
+        return record_only(event)
     newer_or_first = User.subscription_event_at.does_not_exist() | (User.subscription_event_at <= event_at)
     # A late event of an older, replaced subscription must not touch the current one.
     same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
@@ -212,11 +208,11 @@ def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscrip
         same_or_none = User.subscription_id == subscription_id
     outcome = _write_subscription(event, user, provider, subscription_id, status, plan_id, event_at,
                                   newer_or_first & same_or_none, deps, customer_id)
-    return outcome or "stale " + _record_only(event)
+    return outcome or "stale " + record_only(event)
 
 
-def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id: str, status: str,
-              plan_id: str, event_at: int, deps: BillingDeps, customer_id: str | None = None) -> str:
+def purchase(event: BillingEvent, provider: str, user_id: str, subscription_id: str, status: str,
+             plan_id: str, event_at: int, deps: BillingDeps, customer_id: str | None = None) -> str:
     """A plan's checkout completed: the subscription bought last is the plan. One bought while
     another was current (two checkouts opened before either was paid) replaces it, and the one
     that loses, whichever arrives first, is cancelled at its provider so that it stops charging.
@@ -225,15 +221,15 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         try:
             user = User.get(user_id, consistent_read=True)
         except DoesNotExist:
-            return _record_only(event)
+            return record_only(event)
         current = user.subscription_id
         if current == subscription_id:
-            return _set_subscription(event, provider, user_id, subscription_id, status, plan_id, event_at,
-                                     deps, customer_id)
+            return set_subscription(event, provider, user_id, subscription_id, status, plan_id, event_at,
+                                    deps, customer_id)
         current_active = current is not None and user.subscription_status in _ACTIVE
         if current_active and int(user.subscription_started_at or 0) > event_at:
             # The current one was bought later: this one lost, and must not go on charging.
-            outcome = "superseded " + _record_only(event)
+            outcome = "superseded " + record_only(event)
             _cancel_lost(provider, subscription_id, user_id, deps)
             return outcome
         # Holds only if no other purchase or event changed the subscription since the read.
@@ -246,7 +242,7 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         if current_active:
             _cancel_lost(str(user.subscription_provider), str(current), user_id, deps)
         return outcome
-    return "stale " + _record_only(event)
+    return "stale " + record_only(event)
 
 
 def _write_subscription(event: BillingEvent, user: User, provider: str, subscription_id: str, status: str,
@@ -300,14 +296,14 @@ def _cancel_lost(provider: str, subscription_id: str, owner: str, deps: BillingD
         observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count", provider=provider)
 
 
-def _clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cents: int | None,
-              currency: object) -> str:
+def clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cents: int | None,
+             currency: object) -> str:
     """Takes back the refunded share (None: all) of a payment we recorded, measured against what
     we recorded it paid; a refund of anything else takes nothing."""
     try:
         payment = Payment.get(f"{provider}:{payment_ref}", consistent_read=True)
     except DoesNotExist:
-        return _record_only(event)  # not a payment that granted credits
+        return record_only(event)  # not a payment that granted credits
     if currency is not None and str(currency).lower() != payment.currency:
         raise proof.Mismatch("currency", f"refunded in {str(currency)[:8]!r}, paid in {payment.currency!r}")
     paid = int(payment.amount_cents)
@@ -315,7 +311,7 @@ def _clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cen
     owed = min(int(payment.credits), round(int(payment.credits) * fraction))
     amount = owed - int(payment.clawed_back)
     if amount <= 0:
-        return _record_only(event)
+        return record_only(event)
 
     def writes(tx: TransactWrite) -> None:
         _once(event)(tx)
@@ -330,223 +326,6 @@ def _clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cen
     except credits.AlreadyApplied:
         return "duplicate"
     return f"clawed back {amount}"
-
-
-def _whole_cents(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-# --- Stripe -------------------------------------------------------------------------------------
-
-
-def _verify_stripe(raw: bytes, header: str | None) -> dict[str, Any]:
-    import stripe  # the SDK only where a Stripe webhook is verified
-
-    try:
-        stripe.WebhookSignature.verify_header(
-            raw, header, webhook_secret("STRIPE_WEBHOOK_SECRET"), tolerance=STRIPE_TOLERANCE
-        )
-    except stripe.SignatureVerificationError:
-        raise WebhookRejected("The Stripe signature does not match this body.") from None
-    except UnicodeDecodeError:  # the SDK decodes the body before it checks anything
-        raise WebhookRejected("The Stripe event is not UTF-8 text.") from None
-    stamp = int(dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)["t"])
-    # The SDK refuses old timestamps only; one far in the future is as suspect.
-    if stamp > time.time() + STRIPE_TOLERANCE:
-        raise WebhookRejected("The Stripe signature's timestamp is in the future.")
-    try:
-        event = json.loads(raw)
-        assert isinstance(event, dict) and isinstance(event["id"], str)
-        assert isinstance(event["data"]["object"], dict)
-    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
-        raise WebhookRejected("The Stripe event is not well formed.") from None
-    return event
-
-
-def _subscription_metadata(invoice: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    details = (invoice.get("parent") or {}).get("subscription_details") or invoice.get(
-        "subscription_details") or {}
-    return details.get("subscription") or invoice.get("subscription"), details.get("metadata") or {}
-
-
-@observability.counted("WebhookEvents", provider="stripe")
-def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> str:
-    """Verifies, then acts on, one Stripe event as far as our records back it (payment_proof).
-    Returns what it did, for the logs."""
-    event = _verify_stripe(raw, header)
-    row = _event_row(f"stripe:{event['id']}", event["type"])
-    try:
-        proof.live_as_the_stage(event.get("livemode") is True, deps.settings)
-        return _on_stripe_event(event, row, deps)
-    except proof.Mismatch as mismatch:
-        return proof.record(row, "stripe", mismatch)
-
-
-def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps) -> str:
-    kind, obj, created = event["type"], event["data"]["object"], int(event.get("created", 0))
-    metadata = obj.get("metadata") or {}
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        if obj.get("payment_status") != "paid":
-            return _record_only(row)  # async methods: wait for async_payment_succeeded
-        opened = proof.opened_checkout("stripe", obj.get("id"))
-        product = Product.find(opened.product_id)
-        proof.same_account(metadata.get("user_id") or obj.get("client_reference_id"), opened.user_id)
-        proof.same_product(metadata.get("product_id"), product.id)
-        proof.paid_the_price(obj.get("amount_total"), obj.get("currency"), int(opened.amount_cents),
-                             opened.currency)
-        if product.plan_id:
-            if obj.get("mode") != "subscription":
-                raise proof.Mismatch("mode", "a plan's checkout completed without a subscription")
-            proof.link_subscription("stripe", obj.get("subscription"), opened)
-            return _purchase(row, "stripe", opened.user_id, obj["subscription"], "active", product.id,
-                             created, deps, customer_id=obj.get("customer"))
-        return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], opened.user_id,
-                               product, int(opened.amount_cents), opened.currency)
-    if kind == "invoice.paid":
-        subscription_id, meta = _subscription_metadata(obj)
-        if not subscription_id or "user_id" not in meta:
-            return _record_only(row)
-        owned = proof.owned_subscription("stripe", subscription_id, meta["user_id"], created)
-        if owned is None:
-            raise proof.waiting_for_checkout()
-        product = Product.find(owned.product_id)
-        proof.same_product(meta.get("product_id"), product.id)
-        proof.paid_the_price(obj.get("amount_paid"), obj.get("currency"), int(owned.amount_cents),
-                             owned.currency)
-        return _grant_period(row, "stripe", obj["id"], owned.user_id, product, obj.get("payment_intent"),
-                             int(owned.amount_cents), owned.currency)
-    if kind in ("customer.subscription.updated", "customer.subscription.created",
-                "customer.subscription.deleted"):
-        if "user_id" not in metadata:
-            return _record_only(row)
-        owned = proof.owned_subscription("stripe", obj.get("id"), metadata["user_id"], created)
-        if owned is None:
-            # Its checkout, still on the way, sets the subscription when it arrives.
-            return "not yet linked " + _record_only(row)
-        proof.same_product(metadata.get("product_id"), owned.product_id)
-        status = "canceled" if kind.endswith("deleted") else obj.get("status", "active")
-        return _set_subscription(row, "stripe", owned.user_id, obj["id"], status, owned.product_id,
-                                 created, deps)
-    if kind == "invoice.payment_failed":
-        subscription_id, meta = _subscription_metadata(obj)
-        if "user_id" in meta and proof.owned_subscription("stripe", subscription_id, meta["user_id"],
-                                                          created):
-            _notify_payment_failed(meta["user_id"], deps)
-        return _record_only(row)
-    if kind == "charge.refunded":
-        return _clawback(row, "stripe", obj.get("payment_intent") or "",
-                         _whole_cents(obj.get("amount_refunded")) or 0, obj.get("currency"))
-    if kind == "charge.dispute.created":
-        return _clawback(row, "stripe", obj.get("payment_intent") or "", None, obj.get("currency"))
-    if kind == "checkout.session.async_payment_failed":
-        opened = proof.opened_checkout("stripe", obj.get("id"))
-        proof.same_account(metadata.get("user_id") or obj.get("client_reference_id"), opened.user_id)
-        _notify_payment_failed(opened.user_id, deps)
-        return _record_only(row)
-    return "ignored"
-
-
-def _notify_payment_failed(user_id: str, deps: BillingDeps) -> None:
-    try:
-        user = accounts.get_user(user_id)
-        deps.mailer.send(user.email, "Your AISora2 payment did not go through",
-                         "Your last payment failed, so no credits were added. Update your payment "
-                         f"method at {deps.settings.app_base_url}/#/billing .\n\n-- \nAISora2")
-    except Exception as exc:
-        # The class only: a mail service's error text can name the address.
-        log.error("could not tell a user about a failed payment: %s", type(exc).__name__)
-
-
-# --- Creem --------------------------------------------------------------------------------------
-
-
-@observability.counted("WebhookEvents", provider="creem")
-def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -> str:
-    """Verifies (hex HMAC-SHA256 of the raw body, in constant time), then acts on, one Creem
-    event as far as our records back it. Creem signs no timestamp: the recorded event id is the
-    replay defence."""
-    expected = hmac.new(webhook_secret("CREEM_WEBHOOK_SECRET").encode(), raw, hashlib.sha256).hexdigest()
-    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
-        raise WebhookRejected("The Creem signature does not match this body.")
-    try:
-        event = json.loads(raw)
-        kind, obj = event["eventType"], event["object"]
-        assert isinstance(event["id"], str) and isinstance(obj, dict)
-    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
-        raise WebhookRejected("The Creem event is not well formed.") from None
-    row = _event_row(f"creem:{event['id']}", kind)
-    try:
-        # Creem marks each object with its mode: "prod" for real money, else a test mode.
-        proof.live_as_the_stage(obj.get("mode") == "prod", deps.settings)
-        return _on_creem_event(event, row, deps)
-    except proof.Mismatch as mismatch:
-        return proof.record(row, "creem", mismatch)
-
-
-def _creem_product_id(obj: dict[str, Any]) -> object:
-    product = obj.get("product")
-    return product.get("id") if isinstance(product, dict) else product
-
-
-def _same_creem_product(claimed: object, product: Product, deps: BillingDeps) -> None:
-    """Creem's product id is the one configured for ours (CREEM_PRODUCTS), where one is."""
-    configured = deps.settings.creem_products.get(product.id)
-    if configured is not None and claimed != configured:
-        raise proof.Mismatch("product", f"Creem product {str(claimed)[:40]!r} is not {product.id}'s")
-
-
-def _on_creem_event(event: dict[str, Any], row: BillingEvent, deps: BillingDeps) -> str:
-    kind, obj = event["eventType"], event["object"]
-    created = int(event.get("created_at") or 0) // 1000
-    metadata = obj.get("metadata") or {}
-    if kind == "checkout.completed":
-        opened = proof.opened_checkout("creem", obj.get("id"))
-        product = Product.find(opened.product_id)
-        order = obj.get("order") or {}
-        proof.same_account(metadata.get("user_id"), opened.user_id)
-        proof.same_product(metadata.get("product_id"), product.id)
-        _same_creem_product(_creem_product_id(obj) or order.get("product"), product, deps)
-        proof.paid_the_price(order.get("amount"), order.get("currency"), int(opened.amount_cents),
-                             opened.currency)
-        if product.plan_id:
-            subscription = obj.get("subscription") or {}
-            proof.link_subscription("creem", subscription.get("id"), opened)
-            return _purchase(row, "creem", opened.user_id, subscription["id"],
-                             subscription.get("status", "active"), product.id, created, deps)
-        return _grant_purchase(row, "creem", order.get("id") or obj["id"], opened.user_id, product,
-                               int(opened.amount_cents), opened.currency)
-    if kind == "subscription.paid":
-        owned = proof.owned_subscription("creem", obj.get("id"), metadata.get("user_id"), created)
-        if owned is None:
-            raise proof.waiting_for_checkout()
-        product = Product.find(owned.product_id)
-        proof.same_product(metadata.get("product_id"), product.id)
-        _same_creem_product(_creem_product_id(obj), product, deps)
-        # The period's price is the subscription's product's, which Creem sends with it.
-        price = obj.get("product") if isinstance(obj.get("product"), dict) else {}
-        proof.paid_the_price(price.get("price"), price.get("currency"), int(owned.amount_cents),
-                             owned.currency)
-        period = obj.get("last_transaction_id") or event["id"]
-        outcome = _grant_period(row, "creem", period, owned.user_id, product, None, int(owned.amount_cents),
-                                owned.currency)
-        _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", owned.user_id,
-                          obj["id"], obj.get("status", "active"), product.id, created, deps)
-        return outcome
-    if kind in ("subscription.canceled", "subscription.expired"):
-        if "user_id" not in metadata:
-            return _record_only(row)
-        owned = proof.owned_subscription("creem", obj.get("id"), metadata["user_id"], created)
-        if owned is None:
-            return "not yet linked " + _record_only(row)
-        proof.same_product(metadata.get("product_id"), owned.product_id)
-        return _set_subscription(row, "creem", owned.user_id, obj["id"], "canceled", owned.product_id,
-                                 created, deps)
-    if kind in ("refund.created", "dispute.created"):
-        order = obj.get("order") or {}
-        refunded = None if kind == "dispute.created" else _whole_cents(obj.get("refund_amount"))
-        return _clawback(row, "creem", order.get("id") or "", refunded,
-                         obj.get("refund_currency") or order.get("currency"))
-    return "ignored"
 
 
 # --- the daily check ----------------------------------------------------------------------------

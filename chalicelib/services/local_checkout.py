@@ -20,7 +20,7 @@ from chalicelib.config import Settings, webhook_secret
 from chalicelib.errors import NotFound
 from chalicelib.models import LocalCheckout, User
 from chalicelib.models.base import utcnow
-from chalicelib.services import accounts, billing, catalogue
+from chalicelib.services import accounts, catalogue, payment_webhooks
 from chalicelib.services.billing import BillingDeps, Product
 
 
@@ -89,12 +89,13 @@ def pay(session_id: str, deps: BillingDeps) -> str:
             stamp = int(time.time())
             secret = webhook_secret("STRIPE_WEBHOOK_SECRET")
             mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-            billing.handle_stripe_webhook(body, f"t={stamp},v1={mac}", deps)
+            payment_webhooks.handle_stripe_webhook(body, f"t={stamp},v1={mac}", deps)
     else:
         for event in _creem_events(session, product, user, metadata, deps.settings):
             body = json.dumps(event).encode()
             secret = webhook_secret("CREEM_WEBHOOK_SECRET").encode()
-            billing.handle_creem_webhook(body, hmac.new(secret, body, hashlib.sha256).hexdigest(), deps)
+            signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
+            payment_webhooks.handle_creem_webhook(body, signature, deps)
     # Marked paid only once its events were handled: a failure leaves it payable, and paying
     # again grants nothing twice (the payment's ledger reference is the session's).
     session.update(actions=[LocalCheckout.status.set("paid")])
