@@ -411,3 +411,26 @@ def test_a_subscription_bought_before_checkouts_were_recorded_still_renews(clien
     assert send_stripe(client, invoice(who, sub, "basic")).json_body["outcome"] == "granted"
     assert send_stripe(client, invoice(other, sub, "basic")).json_body["outcome"] == "mismatch account"
     assert (balance(client, who), balance(client, other)) == (440, 40)
+
+
+# --- erasure -------------------------------------------------------------------------------------------
+
+
+def test_erasing_an_account_erases_its_checkouts_and_subscriptions(client):
+    from chalicelib.models import Checkout, Subscription
+
+    who = account(client)
+    for product in ("pack_100", "basic"):
+        path = get_checkout_url(client, who, product, "stripe")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        client.http.post(path + "/pay", body=b"", headers=form)
+    assert plan(client, who) == "basic"
+    owned = [m for m in (Checkout, Subscription) for row in m.scan() if row.user_id == who["id"]]
+    assert owned == [Checkout, Checkout, Subscription]
+    closed = client.http.request("DELETE", "/me", body=json.dumps({"password": who["password"]}), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {who['access_token']}"})
+    assert closed.status_code == 202
+    tick = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                           resources=[])
+    assert client.lambda_.invoke("erase_closed_accounts", tick).payload["erased"] >= 1
+    assert [row for m in (Checkout, Subscription) for row in m.scan() if row.user_id == who["id"]] == []
