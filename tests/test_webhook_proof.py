@@ -434,3 +434,11 @@ def test_erasing_an_account_erases_its_checkouts_and_subscriptions(client):
                                            resources=[])
     assert client.lambda_.invoke("erase_closed_accounts", tick).payload["erased"] >= 1
     assert [row for m in (Checkout, Subscription) for row in m.scan() if row.user_id == who["id"]] == []
+
+
+def test_a_pack_checkout_completed_as_a_subscription_grants_nothing(client):
+    who = account(client)
+    event = pack_paid(client, who)
+    event["data"]["object"].update(mode="subscription", subscription=f"sub_{uuid.uuid4().hex}")
+    assert send_stripe(client, event).json_body["outcome"] == "mismatch mode"
+    assert (balance(client, who), plan(client, who)) == (40, "free")

@@ -85,9 +85,10 @@ def _on_stripe_event(event: dict[str, Any], row: BillingEvent, deps: billing.Bil
         proof.same_product(metadata.get("product_id"), product.id)
         proof.paid_the_price(obj.get("amount_total"), obj.get("currency"), int(opened.amount_cents),
                              opened.currency)
+        mode = "subscription" if product.plan_id else "payment"
+        if obj.get("mode") != mode:
+            raise proof.Mismatch("mode", f"a {str(obj.get('mode'))[:16]!r} checkout sold {product.id}")
         if product.plan_id:
-            if obj.get("mode") != "subscription":
-                raise proof.Mismatch("mode", "a plan's checkout completed without a subscription")
             proof.link_subscription("stripe", obj.get("subscription"), opened)
             return billing.purchase(row, "stripe", opened.user_id, obj["subscription"], "active",
                                     product.id, created, deps, customer_id=obj.get("customer"))
