@@ -46,6 +46,8 @@ from chalicelib.services import (
     credits,
     generation,
     inbox,
+    local_checkout,
+    payment_webhooks,
     policy,
     policy_notices,
     privacy,
@@ -453,14 +455,14 @@ def billing_portal() -> dict[str, Any]:
 @api("/billing/local-checkout/{session_id}")
 def local_checkout_page(session_id: str) -> Response:
     """The local stand-in for the provider's checkout page (no provider key configured)."""
-    page = billing.local_checkout_page(session_id, billing_dependencies())
+    page = local_checkout.page(session_id, billing_dependencies())
     return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @api("/billing/local-checkout/{session_id}/pay", methods=("POST",), status=303,
      content_types=("application/x-www-form-urlencoded", "application/json"))
 def local_checkout_pay(session_id: str) -> Response:
-    success_url = billing.local_checkout_pay(session_id, billing_dependencies())
+    success_url = local_checkout.pay(session_id, billing_dependencies())
     return Response(body="", status_code=303, headers={"Location": success_url})
 
 
@@ -473,7 +475,7 @@ def _raw_body() -> bytes:
 def stripe_webhook() -> dict[str, Any]:
     """Stripe events, verified on the raw body; each has its effect at most once."""
     signature = app.current_request.headers.get("stripe-signature")
-    outcome = billing.handle_stripe_webhook(_raw_body(), signature, billing_dependencies())
+    outcome = payment_webhooks.handle_stripe_webhook(_raw_body(), signature, billing_dependencies())
     return {"received": True, "outcome": outcome}
 
 
@@ -481,7 +483,7 @@ def stripe_webhook() -> dict[str, Any]:
 def creem_webhook() -> dict[str, Any]:
     """Creem events, verified on the raw body; each has its effect at most once."""
     signature = app.current_request.headers.get("creem-signature")
-    outcome = billing.handle_creem_webhook(_raw_body(), signature, billing_dependencies())
+    outcome = payment_webhooks.handle_creem_webhook(_raw_body(), signature, billing_dependencies())
     return {"received": True, "outcome": outcome}
 
 

@@ -106,6 +106,10 @@ class Settings:
     # The local stand-in for the providers' checkout pages: on only where it is asked for
     # (make run, tests). Off, a provider without a key is simply not offered.
     local_checkout: bool
+    # Whether payment events must be live (real money) or test ones: Stripe's `livemode`, Creem's
+    # `mode` "prod". PAYMENTS_LIVEMODE, by default true on the prod stage only, so that test-mode
+    # events never grant in production and live ones never land on a development stack.
+    payments_livemode: bool
     # Prompts are checked by the local rules and, where configured, by an OpenAI-shaped
     # `/v1/moderations` endpoint: by default the video provider's own when that is OpenAI's API.
     moderation_provider: str = "local"
@@ -156,6 +160,7 @@ class Settings:
         if moderation == "openai" and not moderation_key:
             raise ConfigError("MODERATION_PROVIDER=openai needs MODERATION_API_KEY (VIDEO_API_KEY serves "
                               "only for OpenAI's own API, with no VIDEO_API_BASE_URL)")
+        stage = _required("STAGE")
         return cls(
             stage=stage,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -182,6 +187,7 @@ class Settings:
             creem_api_base=os.environ.get("CREEM_API_BASE") or "https://api.creem.io",
             creem_products=_json_map("CREEM_PRODUCTS"),
             local_checkout=local_checkout,
+            payments_livemode=_flag("PAYMENTS_LIVEMODE", stage == "prod"),
             moderation_provider=moderation,
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,

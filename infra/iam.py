@@ -75,6 +75,8 @@ ACCESS: dict[str, Access] = {
             "support": "read put update",
             "billing-events": "read put",
             "payments": "read put update",
+            "checkouts": "read put",
+            "subscriptions": "read put",
         },
         objects={
             # an upgrade retags videos; downloads are presigned (webhooks only queue a check)
@@ -131,6 +133,8 @@ ACCESS: dict[str, Access] = {
             "privacy-requests": "read scan delete",  # scanned for requests naming the person
             "support": "read delete",
             "local-checkouts": "read delete",
+            "checkouts": "read delete",
+            "subscriptions": "read delete",
             "credit-ledger": "read put delete",  # rows are kept, pseudonymised
             "payments": "read update",
         },

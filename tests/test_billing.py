@@ -26,7 +26,8 @@ from chalicelib.adapters.creem import CreemPayments
 from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import User
-from chalicelib.services import billing
+from chalicelib.services import billing, catalogue, local_checkout
+from chalicelib.services import payment_webhooks as webhooks
 
 STRIPE_SECRET = "whsec_test_only_stripe"
 CREEM_SECRET = "test_only_creem"
@@ -71,12 +72,31 @@ def send_creem(client, event: dict[str, Any], secret: str = CREEM_SECRET):
         "Content-Type": "application/json", "creem-signature": signature})
 
 
-def pack_paid(who, pack="pack_100", intent=None) -> dict[str, Any]:
+def open_checkout(client, who, product: str = "pack_100", provider: str = "stripe") -> str:
+    """POST /billing/checkout (the local stand-in): the provider's id its events will name."""
+    url = post(client, "/billing/checkout", {"product_id": product, "provider": provider},
+               who["access_token"]).json_body["checkout_url"]
+    return ("cs_local_" if provider == "stripe" else "ch_local_") + url.rsplit("/", 1)[1]
+
+
+def price(product: str) -> int:
+    return (catalogue.CREDIT_PACKS.get(product) or catalogue.PLANS[product]).price_cents
+
+
+def pack_paid(client, who, pack="pack_100", intent=None) -> dict[str, Any]:
     return stripe_event("checkout.session.completed", {
-        "id": f"cs_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "payment",
-        "payment_status": "paid", "client_reference_id": who["id"], "amount_total": 499,
+        "id": open_checkout(client, who, pack), "object": "checkout.session", "mode": "payment",
+        "payment_status": "paid", "client_reference_id": who["id"], "amount_total": price(pack),
         "currency": "usd", "payment_intent": intent or f"pi_{uuid.uuid4().hex}",
         "metadata": {"user_id": who["id"], "product_id": pack}})
+
+
+def creem_pack_paid(client, who, order: str, pack: str = "pack_100") -> dict[str, Any]:
+    return {"id": f"evt_{uuid.uuid4().hex}", "eventType": "checkout.completed",
+            "created_at": int(time.time() * 1000),
+            "object": {"id": open_checkout(client, who, pack, "creem"), "mode": "test",
+                       "order": {"id": order, "amount": price(pack), "currency": "USD"},
+                       "metadata": {"user_id": who["id"], "product_id": pack}}}
 
 
 # --- checkout through the local stand-in ---------------------------------------------------------
@@ -141,7 +161,7 @@ def test_a_bad_checkout_names_the_field(client, body, field):
 
 def test_a_replayed_stripe_event_grants_once(client):
     who = account(client)
-    event = pack_paid(who)
+    event = pack_paid(client, who)
     assert send_stripe(client, event).status_code == 200
     assert send_stripe(client, event).json_body["outcome"] == "duplicate"
     assert balance(client, who) == 140
@@ -150,7 +170,7 @@ def test_a_replayed_stripe_event_grants_once(client):
 @pytest.mark.parametrize("forgery", ["wrong secret", "stale", "future", "tampered body", "no header"])
 def test_a_forged_or_stale_stripe_webhook_is_400_and_changes_nothing(client, forgery):
     who = account(client)
-    event = pack_paid(who)
+    event = pack_paid(client, who)
     if forgery == "wrong secret":
         response = send_stripe(client, event, secret="whsec_someone_else")
     elif forgery == "stale":
@@ -171,7 +191,7 @@ def test_a_forged_or_stale_stripe_webhook_is_400_and_changes_nothing(client, for
 
 def test_an_unpaid_checkout_waits_for_its_async_payment(client):
     who = account(client)
-    event = pack_paid(who)
+    event = pack_paid(client, who)
     event["data"]["object"]["payment_status"] = "unpaid"
     send_stripe(client, event)
     assert balance(client, who) == 40
@@ -184,11 +204,7 @@ def test_an_unpaid_checkout_waits_for_its_async_payment(client):
 
 def test_a_forged_creem_webhook_is_400_and_a_replay_grants_once(client):
     who = account(client)
-    event = {"id": f"evt_{uuid.uuid4().hex}", "eventType": "checkout.completed",
-             "created_at": int(time.time() * 1000),
-             "object": {"id": "ch_1",
-                        "order": {"id": f"ord_{uuid.uuid4().hex}", "amount": 499, "currency": "USD"},
-                        "metadata": {"user_id": who["id"], "product_id": "pack_100"}}}
+    event = creem_pack_paid(client, who, f"ord_{uuid.uuid4().hex}")
     assert send_creem(client, event, secret="not-the-secret").status_code == 400
     assert balance(client, who) == 40
     assert send_creem(client, event).status_code == 200
@@ -202,7 +218,7 @@ def test_a_forged_creem_webhook_is_400_and_a_replay_grants_once(client):
 def test_a_partial_then_full_refund_claws_back_in_proportion_and_no_more(client):
     who = account(client)
     intent = f"pi_{uuid.uuid4().hex}"
-    send_stripe(client, pack_paid(who, "pack_500", intent))
+    send_stripe(client, pack_paid(client, who, "pack_500", intent))
     assert balance(client, who) == 540
     charge = {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 1999,
               "amount_refunded": 999}
@@ -216,7 +232,7 @@ def test_a_partial_then_full_refund_claws_back_in_proportion_and_no_more(client)
 def test_a_dispute_of_spent_credits_leaves_a_negative_balance_that_blocks_videos(client):
     who = account(client)
     intent = f"pi_{uuid.uuid4().hex}"
-    send_stripe(client, pack_paid(who, "pack_100", intent))
+    send_stripe(client, pack_paid(client, who, "pack_100", intent))
     video = {"prompt": "Gulls over a pier", "seconds": 8, "size": "720x1280"}
     assert post(client, "/videos", video, who["access_token"]).status_code == 202  # spends 80
     send_stripe(client, stripe_event("charge.dispute.created", {"payment_intent": intent}))
@@ -227,9 +243,8 @@ def test_a_dispute_of_spent_credits_leaves_a_negative_balance_that_blocks_videos
 def test_a_creem_refund_claws_back(client):
     who = account(client)
     order = f"ord_{uuid.uuid4().hex}"
-    send_creem(client, {"id": f"evt_{uuid.uuid4().hex}", "eventType": "checkout.completed", "created_at": 1,
-                        "object": {"id": "ch", "order": {"id": order, "amount": 499, "currency": "USD"},
-                                   "metadata": {"user_id": who["id"], "product_id": "pack_100"}}})
+    send_creem(client, creem_pack_paid(client, who, order))
+    assert balance(client, who) == 140
     send_creem(client, {"id": f"evt_{uuid.uuid4().hex}", "eventType": "refund.created", "created_at": 2,
                         "object": {"id": "ref_1", "refund_amount": 499,
                                    "order": {"id": order, "amount": 499}}})
@@ -244,22 +259,24 @@ def subscription_event(who, kind, status, plan, created, sub="sub_1"):
                                "metadata": {"user_id": who["id"], "product_id": plan}}, created=created)
 
 
+def plan_bought(client, who, plan: str, sub: str, created: int, checkout: str | None = None):
+    return stripe_event("checkout.session.completed", {
+        "id": checkout or open_checkout(client, who, plan), "object": "checkout.session",
+        "mode": "subscription", "payment_status": "paid", "client_reference_id": who["id"],
+        "subscription": sub, "amount_total": price(plan), "currency": "usd",
+        "customer": "cus_1", "metadata": {"user_id": who["id"], "product_id": plan}}, created=created)
+
+
 def test_subscription_events_in_any_order_end_in_the_right_state(client):
     who = account(client)
     t = int(time.time())
+    send_stripe(client, plan_bought(client, who, "pro", "sub_1", t))
     send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "pro", t + 20))
-    send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "basic", t + 10))
+    send_stripe(client, subscription_event(who, "customer.subscription.updated", "canceled", "pro", t + 10))
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
     send_stripe(client, subscription_event(who, "customer.subscription.deleted", "canceled", "pro", t + 40))
     send_stripe(client, subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30))
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "free"
-
-
-def plan_bought(who, plan: str, sub: str, created: int) -> dict[str, Any]:
-    return stripe_event("checkout.session.completed", {
-        "id": f"cs_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "subscription",
-        "payment_status": "paid", "client_reference_id": who["id"], "subscription": sub,
-        "customer": "cus_1", "metadata": {"user_id": who["id"], "product_id": plan}}, created=created)
 
 
 def signed(event: dict[str, Any]) -> tuple[bytes, str]:
@@ -276,24 +293,27 @@ def test_two_plans_bought_from_checkouts_opened_together_leave_one_subscription(
     from chalicelib.wiring import billing_dependencies
 
     who = account(client)
-    transport = RecordingStripeTransport({"id": "sub_basic", "object": "subscription", "status": "canceled"})
+    sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
+    transport = RecordingStripeTransport({"id": "sub_x", "object": "subscription", "status": "canceled"})
     deps = replace(billing_dependencies(), stripe=StripePayments("sk_test_123", http_client=transport))
     t = int(time.time())
-    for plan, sub, created in (("basic", "sub_basic", t), ("pro", "sub_pro", t + 10)):
-        outcome = billing.handle_stripe_webhook(*signed(plan_bought(who, plan, sub, created)), deps)
+    opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
+    for plan, sub, created in (("basic", sub_basic, t), ("pro", sub_pro, t + 10)):
+        event = plan_bought(client, who, plan, sub, created, opened[plan])
+        outcome = webhooks.handle_stripe_webhook(*signed(event), deps)
         assert outcome == "plan " + plan
     me = get(client, "/me", who["access_token"]).json_body
     assert me["plan"] == "pro" and me["retention_days"] == 90
     ((method, address, _, _),) = transport.requests
-    assert method == "delete" and address.endswith("/v1/subscriptions/sub_basic")
+    assert method == "delete" and address.endswith(f"/v1/subscriptions/{sub_basic}")
     # Stripe then tells of the cancelled one: late news of a replaced subscription changes nothing.
     gone = subscription_event(who, "customer.subscription.deleted", "canceled", "basic", t + 20,
-                              sub="sub_basic")
-    assert billing.handle_stripe_webhook(*signed(gone), deps).startswith("stale")
+                              sub=sub_basic)
+    assert webhooks.handle_stripe_webhook(*signed(gone), deps).startswith("stale")
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
     # And a plan's own renewals never cancel anything.
-    again = subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30, sub="sub_pro")
-    billing.handle_stripe_webhook(*signed(again), deps)
+    again = subscription_event(who, "customer.subscription.updated", "active", "pro", t + 30, sub=sub_pro)
+    webhooks.handle_stripe_webhook(*signed(again), deps)
     assert len(transport.requests) == 1
 
 
@@ -314,13 +334,14 @@ def cancelled(transport) -> list[str]:
 def test_a_plan_bought_after_a_cancellation_is_the_plan(client, stripe_api):
     transport, deps = stripe_api
     who = account(client)
+    sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
     t = int(time.time())
-    billing.handle_stripe_webhook(*signed(plan_bought(who, "basic", "sub_basic", t)), deps)
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t)), deps)
     gone = subscription_event(who, "customer.subscription.deleted", "canceled", "basic", t + 10,
-                              sub="sub_basic")
-    billing.handle_stripe_webhook(*signed(gone), deps)
+                              sub=sub_basic)
+    webhooks.handle_stripe_webhook(*signed(gone), deps)
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "free"
-    bought = billing.handle_stripe_webhook(*signed(plan_bought(who, "pro", "sub_pro", t + 20)), deps)
+    bought = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 20)), deps)
     assert bought == "plan pro"
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
     assert cancelled(transport) == []  # nothing was running to cancel
@@ -330,13 +351,17 @@ def test_a_purchase_delivered_late_loses_to_the_one_bought_after_it(client, stri
     # Stripe retries a failed delivery later and promises no order: basic was bought first.
     transport, deps = stripe_api
     who = account(client)
+    sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
     t = int(time.time())
-    first = billing.handle_stripe_webhook(*signed(plan_bought(who, "pro", "sub_pro", t + 10)), deps)
+    opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
+    first = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "pro", sub_pro, t + 10,
+                                                              opened["pro"])), deps)
     assert first == "plan pro"
-    late = billing.handle_stripe_webhook(*signed(plan_bought(who, "basic", "sub_basic", t)), deps)
+    late = webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t,
+                                                             opened["basic"])), deps)
     assert late.startswith("superseded")
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
-    assert cancelled(transport) == ["sub_basic"]
+    assert cancelled(transport) == [sub_basic]
 
 
 def test_two_purchases_handled_at_once_end_with_the_later_one(client, stripe_api, monkeypatch):
@@ -346,22 +371,27 @@ def test_two_purchases_handled_at_once_end_with_the_later_one(client, stripe_api
 
     transport, deps = stripe_api
     who = account(client)
+    sub_basic, sub_pro = f"sub_basic_{uuid.uuid4().hex}", f"sub_pro_{uuid.uuid4().hex}"
     t = int(time.time())
     before_either = User.get(who["id"], consistent_read=True)
-    billing.handle_stripe_webhook(*signed(plan_bought(who, "basic", "sub_basic", t)), deps)
+    opened = {plan: open_checkout(client, who, plan) for plan in ("basic", "pro")}
+    webhooks.handle_stripe_webhook(*signed(plan_bought(client, who, "basic", sub_basic, t, opened["basic"])),
+                                  deps)
+    pro = signed(plan_bought(client, who, "pro", sub_pro, t + 5, opened["pro"]))
     reads = iter([before_either])
     real_get = User.get
     monkeypatch.setattr(User, "get", classmethod(
         lambda cls, *args, **kwargs: next(reads, None) or real_get(*args, **kwargs)))
-    second = billing.handle_stripe_webhook(*signed(plan_bought(who, "pro", "sub_pro", t + 5)), deps)
+    second = webhooks.handle_stripe_webhook(*pro, deps)
     monkeypatch.undo()
     assert second == "plan pro"
     assert get(client, "/me", who["access_token"]).json_body["plan"] == "pro"
-    assert cancelled(transport) == ["sub_basic"]
+    assert cancelled(transport) == [sub_basic]
 
 
 def test_each_invoice_grants_the_plans_monthly_credits_once(client):
     who = account(client)
+    send_stripe(client, plan_bought(client, who, "standard", "sub_9", int(time.time())))
     invoice = {"id": f"in_{uuid.uuid4().hex}", "object": "invoice", "amount_paid": 1999, "currency": "usd",
                "parent": {"subscription_details": {"subscription": "sub_9", "metadata": {
                    "user_id": who["id"], "product_id": "standard"}}}}
@@ -394,10 +424,11 @@ def test_stripe_checkout_sends_a_session_for_the_product_with_an_idempotency_key
     transport = RecordingStripeTransport({"id": "cs_1", "object": "checkout.session",
                                           "url": "https://checkout.stripe.com/c/cs_1"})
     payments = StripePayments("sk_test_123", http_client=transport)
-    url = payments.checkout_url(user_id="u1", email="a@example.com", product_id="basic", name="Basic plan",
-                                price_cents=999, currency="usd", subscription=True,
-                                success_url="https://x/ok", cancel_url="https://x/no", idempotency_key="k-1")
-    assert url == "https://checkout.stripe.com/c/cs_1"
+    opened = payments.open_checkout(user_id="u1", email="a@example.com", product_id="basic",
+                                    name="Basic plan", price_cents=999, currency="usd", subscription=True,
+                                    success_url="https://x/ok", cancel_url="https://x/no",
+                                    idempotency_key="k-1")
+    assert opened == ("cs_1", "https://checkout.stripe.com/c/cs_1")  # the id its events will name
     ((method, address, headers, form),) = transport.requests
     assert method == "post" and address.endswith("/v1/checkout/sessions")
     assert headers["Idempotency-Key"] == "k-1"
@@ -430,12 +461,12 @@ def test_creem_checkout_posts_to_its_api_with_the_key():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         payments = CreemPayments("creem_test_key", f"http://127.0.0.1:{server.server_port}")
-        url = payments.checkout_url(creem_product_id="prod_1", request_id="r1", email="a@example.com",
-                                    metadata={"user_id": "u1", "product_id": "pack_100"},
-                                    success_url="https://x/ok")
+        opened = payments.open_checkout(creem_product_id="prod_1", request_id="r1", email="a@example.com",
+                                        metadata={"user_id": "u1", "product_id": "pack_100"},
+                                        success_url="https://x/ok")
     finally:
         server.shutdown()
-    assert url == "https://checkout.creem.io/ch_1"
+    assert opened == ("ch_1", "https://checkout.creem.io/ch_1")
     ((path, headers, body),) = seen
     assert path == "/v1/checkouts"
     assert {k.lower(): v for k, v in headers.items()}["x-api-key"] == "creem_test_key"
@@ -470,12 +501,12 @@ def test_the_daily_check_finds_a_balance_that_differs_from_its_ledger(client):
 def test_a_purchase_lands_even_on_a_balance_a_clawback_left_below_zero(client):
     who = account(client)
     intent = f"pi_{uuid.uuid4().hex}"
-    send_stripe(client, pack_paid(who, "pack_100", intent))
+    send_stripe(client, pack_paid(client, who, "pack_100", intent))
     post(client, "/videos", {"prompt": "Rain on a tin roof", "seconds": 12, "size": "720x1280"},
          who["access_token"])  # spends 120 of 140
     send_stripe(client, stripe_event("charge.dispute.created", {"payment_intent": intent}))
     assert balance(client, who) == -80
-    assert send_stripe(client, pack_paid(who, "pack_100")).status_code == 200
+    assert send_stripe(client, pack_paid(client, who, "pack_100")).status_code == 200
     assert balance(client, who) == 20
 
 
@@ -492,5 +523,5 @@ def test_without_the_local_stand_in_a_provider_without_a_key_is_not_offered(clie
         billing.checkout(who["id"], {"product_id": "pack_100", "provider": "creem"}, production)
     assert refused.value.field == "provider"
     with pytest.raises(NotFound):
-        billing.local_checkout_pay(url.rsplit("/", 1)[1], production)
+        local_checkout.pay(url.rsplit("/", 1)[1], production)
     assert balance(client, who) == 40

@@ -19,7 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from chalicelib.errors import InsufficientCredits
 from chalicelib.models import LedgerEntry, User
-from chalicelib.services import billing, credits
+from chalicelib.services import catalogue, credits, payment_proof
+from chalicelib.services import payment_webhooks as webhooks
 
 SECRET = "whsec_property_test"
 
@@ -43,20 +44,24 @@ class Ledger(RuleBasedStateMachine):
              age_attested_at=now, policy_version="v", policy_accepted_at=now, marketing_choice_at=now).save()
         self.sent: list[tuple[bytes, str]] = []
         self.intents: list[str] = []
+        self.paid: dict[str, int] = {}  # payment intent -> its price
 
     def deliver(self, event: dict) -> None:
         delivery = signed(event)
         self.sent.append(delivery)
-        billing.handle_stripe_webhook(*delivery, self.deps)
+        webhooks.handle_stripe_webhook(*delivery, self.deps)
 
     @rule(pack=st.sampled_from(["pack_100", "pack_500"]))
     def purchase(self, pack: str) -> None:
-        intent = f"pi_{uuid.uuid4().hex}"
+        intent, session = f"pi_{uuid.uuid4().hex}", f"cs_{uuid.uuid4().hex}"
+        price = catalogue.CREDIT_PACKS[pack].price_cents
+        payment_proof.record_checkout("stripe", session, self.user_id, pack, price, "usd")  # as opened
         self.intents.append(intent)
+        self.paid[intent] = price
         self.deliver({"id": f"evt_{uuid.uuid4().hex}", "type": "checkout.session.completed",
                       "created": int(time.time()), "data": {"object": {
-                          "id": f"cs_{uuid.uuid4().hex}", "mode": "payment", "payment_status": "paid",
-                          "payment_intent": intent, "amount_total": 100, "currency": "usd",
+                          "id": session, "mode": "payment", "payment_status": "paid",
+                          "payment_intent": intent, "amount_total": price, "currency": "usd",
                           "metadata": {"user_id": self.user_id, "product_id": pack}}}})
 
     @rule(videos=st.integers(1, 4))
@@ -70,14 +75,14 @@ class Ledger(RuleBasedStateMachine):
         intent = data.draw(st.sampled_from(self.intents))
         kind = "charge.dispute.created" if dispute else "charge.refunded"
         self.deliver({"id": f"evt_{uuid.uuid4().hex}", "type": kind, "created": int(time.time()),
-                      "data": {"object": {"payment_intent": intent, "amount": 100,
-                                          "amount_refunded": int(100 * share)}}})
+                      "data": {"object": {"payment_intent": intent, "amount": self.paid[intent],
+                                          "amount_refunded": int(self.paid[intent] * share)}}})
 
     @precondition(lambda self: self.sent)
     @rule(data=st.data())
     def replay(self, data: st.DataObject) -> None:
         raw, header = data.draw(st.sampled_from(self.sent))
-        billing.handle_stripe_webhook(raw, header, self.deps)
+        webhooks.handle_stripe_webhook(raw, header, self.deps)
 
     @invariant()
     def balance_is_the_ledger(self) -> None:

@@ -36,8 +36,9 @@ class CreemPayments:
         except (urllib.error.URLError, TimeoutError, ValueError) as error:
             raise CreemError(f"Creem could not be reached: {error}") from error
 
-    def checkout_url(self, *, creem_product_id: str, request_id: str, email: str,
-                     metadata: dict[str, str], success_url: str) -> str:
+    def open_checkout(self, *, creem_product_id: str, request_id: str, email: str,
+                      metadata: dict[str, str], success_url: str) -> tuple[str, str]:
+        """Opens a checkout: (its id, which its events name; its address)."""
         answer = self._call("POST", "/v1/checkouts", {
             "product_id": creem_product_id,
             "request_id": request_id,
@@ -45,10 +46,10 @@ class CreemPayments:
             "metadata": metadata,
             "success_url": success_url,
         })
-        url = answer.get("checkout_url")
-        if not isinstance(url, str):
-            raise CreemError("Creem's answer had no checkout_url")
-        return url
+        checkout_id, url = answer.get("id"), answer.get("checkout_url")
+        if not isinstance(checkout_id, str) or not isinstance(url, str):
+            raise CreemError("Creem's answer had no id or checkout_url")
+        return checkout_id, url
 
     def cancel_subscription(self, subscription_id: str) -> None:
         self._call("POST", f"/v1/subscriptions/{subscription_id}/cancel", {})

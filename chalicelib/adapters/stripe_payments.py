@@ -22,7 +22,7 @@ class StripePayments:
             http_client=http_client or stripe.new_default_http_client(timeout=_TIMEOUT),
         )
 
-    def checkout_url(
+    def open_checkout(
         self,
         *,
         user_id: str,
@@ -35,7 +35,8 @@ class StripePayments:
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
-    ) -> str:
+    ) -> tuple[str, str]:
+        """Opens a Checkout Session: (its id, which its events name; its address)."""
         metadata = {"user_id": user_id, "product_id": product_id}
         price: dict[str, Any] = {
             "currency": currency,
@@ -61,7 +62,7 @@ class StripePayments:
             params=params,  # type: ignore[arg-type]
             options={"idempotency_key": idempotency_key},
         )
-        return str(session.url)
+        return str(session.id), str(session.url)
 
     def portal_url(self, customer_id: str, return_url: str) -> str:
         session = self._client.v1.billing_portal.sessions.create(

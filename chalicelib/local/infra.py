@@ -223,8 +223,9 @@ SIGNATURE_FAILURES = 5
 
 
 def operations_alarms(app: Any) -> dict[str, Any]:
-    """A schedule that did not run (or did not succeed) twice running, a failed-job rate, and
-    webhook signature failures; the dead-letter queues have theirs above."""
+    """A schedule that did not run (or did not succeed) twice running, a failed-job rate,
+    webhook signature failures and any payment webhook that did not match our records; the
+    dead-letter queues have theirs above."""
     from chalice.app import Rate, ScheduledEventConfig
     from chalice.utils import to_cfn_resource_name
 
@@ -264,6 +265,14 @@ def operations_alarms(app: Any) -> dict[str, Any]:
         Metrics=[*refused, {"Id": "refused", "ReturnData": True,
                             "Expression": " + ".join(f"FILL({m['Id']}, 0)" for m in refused)}],
         EvaluationPeriods=1, Threshold=SIGNATURE_FAILURES,
+        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+    )
+    out["WebhookMismatchAlarm"] = _alarm(
+        "A signed payment webhook claimed what our checkout records or the catalogue do not back "
+        "(amount, currency, product, account, subscription or live/test mode); it granted nothing",
+        Metrics=[{**_our_metric("WebhookMismatch", "Sum", 300), "Id": "mismatches"},
+                 {"Id": "any", "ReturnData": True, "Expression": "FILL(mismatches, 0)"}],
+        EvaluationPeriods=1, Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
     )
     return out

@@ -1,7 +1,7 @@
 """One pynamodb model per table; tests and the local stack create tables from these."""
 
 from chalicelib.models.audit import AuditEntry
-from chalicelib.models.billing import BillingEvent, LocalCheckout, Payment
+from chalicelib.models.billing import BillingEvent, Checkout, LocalCheckout, Payment, Subscription
 from chalicelib.models.jobs import VideoJob
 from chalicelib.models.ledger import LedgerEntry
 from chalicelib.models.privacy import DataExport, PrivacyRequest, SupportInquiry
@@ -23,6 +23,8 @@ ALL_MODELS = (
     PrivacyRequest,
     SupportInquiry,
     BillingEvent,
+    Checkout,
+    Subscription,
     Payment,
     LocalCheckout,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "ALL_MODELS",
     "AuditEntry",
     "BillingEvent",
+    "Checkout",
     "DataExport",
     "EmailClaim",
     "LedgerEntry",
@@ -39,6 +42,7 @@ __all__ = [
     "Payment",
     "PrivacyRequest",
     "Session",
+    "Subscription",
     "SupportInquiry",
     "Throttle",
     "User",

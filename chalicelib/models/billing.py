@@ -1,5 +1,7 @@
-"""Payments: the providers' events we have acted on, the payments that granted credits (for
-refunds and disputes), and checkout sessions of the local stand-in for a provider's page."""
+"""Payments: the providers' events we have acted on, the checkouts we opened and the
+subscriptions they started (what a webhook is checked against), the payments that granted
+credits (for refunds and disputes), and checkout sessions of the local stand-in for a provider's
+page."""
 
 from __future__ import annotations
 
@@ -19,8 +21,50 @@ class BillingEvent(BaseModel):
 
     event_key = UnicodeAttribute(hash_key=True)  # "<provider>:<event id>"
     type = UnicodeAttribute()
+    # Set when the signed event claimed what our records do not back: why ("amount"), and the
+    # figures compared, never a person's data. It granted and cancelled nothing.
+    mismatch = UnicodeAttribute(null=True)
+    mismatch_detail = UnicodeAttribute(null=True)
     processed_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
+
+
+class Checkout(BaseModel):
+    """A checkout we opened at a provider (POST /billing/checkout): who it was for, what it sold
+    and at what price. A completed-checkout event is acted on only as far as it matches this."""
+
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("checkouts")
+
+    checkout_key = UnicodeAttribute(hash_key=True)  # "<provider>:<the provider's checkout id>"
+    user_id = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    # Long enough for a delayed payment method and the provider's days of retries.
+    expires_at = TTLAttribute()
+
+    by_user = KeysByUser()
+
+
+class Subscription(BaseModel):
+    """A subscription a checkout of ours started, and the account it belongs to: its later
+    events (renewals, changes, cancellation) act on that account only."""
+
+    class Meta(BaseModel.Meta):
+        table_name = resource_name("subscriptions")
+
+    subscription_key = UnicodeAttribute(hash_key=True)  # "<provider>:<subscription id>"
+    user_id = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    # The price it was sold at, which each renewal must be (a later catalogue change is not).
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
+    checkout_key = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+
+    by_user = KeysByUser()
 
 
 class Payment(BaseModel):

@@ -1,21 +1,17 @@
-"""Buying credit packs and plans through Stripe or Creem, and acting on their webhooks.
+"""Buying credit packs and plans through Stripe or Creem, and the effects of their events.
 
-Every webhook is verified on its raw body before anything else. Each event's effect and the
-row recording the event are one DynamoDB transaction, so a replayed event changes nothing;
-subscription events carry the provider's time and an older one never overrides a newer one.
-With no provider key configured, a local checkout page stands in for the provider's: its "pay"
-signs an event in the provider's own format and hands it to the same webhook code.
+The webhooks (payment_webhooks) verify each event and check it against our records
+(payment_proof) before calling an effect here. Each event's effect and the row recording the
+event are one DynamoDB transaction, so a replayed event changes nothing; subscription events
+carry the provider's time and an older one never overrides a newer one. With no provider key
+configured, a local checkout page (local_checkout) stands in for the provider's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import html
-import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,16 +23,16 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.adapters.storage import MediaStore
-from chalicelib.config import Settings, webhook_secret
-from chalicelib.errors import InvalidInput, NotFound, WebhookRejected
-from chalicelib.models import BillingEvent, LedgerEntry, LocalCheckout, Payment, User
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput
+from chalicelib.models import BillingEvent, LedgerEntry, Payment, Subscription, User
 from chalicelib.models.base import transaction, utcnow
 from chalicelib.services import accounts, catalogue, credits, retention
+from chalicelib.services import payment_proof as proof
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("stripe", "creem")
-STRIPE_TOLERANCE = 300
 EVENT_MEMORY = timedelta(days=400)
 _ACTIVE = ("active", "trialing", "past_due")
 
@@ -90,7 +86,7 @@ def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str,
     window = int(time.time() // 600)
     request_id = hashlib.sha256(f"{user_id}:{product.id}:{provider}:{window}".encode()).hexdigest()[:32]
     if provider == "stripe" and deps.stripe is not None:
-        url = deps.stripe.checkout_url(
+        checkout_id, url = deps.stripe.open_checkout(
             user_id=user_id, email=user.email, product_id=product.id, name=product.name,
             price_cents=product.price_cents, currency=product.currency,
             subscription=product.plan_id is not None, success_url=success, cancel_url=cancel,
@@ -100,15 +96,19 @@ def checkout(user_id: str, body: dict[str, Any], deps: BillingDeps) -> dict[str,
         creem_product = deps.settings.creem_products.get(product.id)
         if creem_product is None:
             raise InvalidInput(f"{product.id} is not sold through Creem", field="product_id")
-        url = deps.creem.checkout_url(
+        checkout_id, url = deps.creem.open_checkout(
             creem_product_id=creem_product, request_id=request_id, email=user.email,
             metadata={"user_id": user_id, "product_id": product.id}, success_url=success,
         )
     elif deps.settings.local_checkout:
-        url = _open_local_checkout(user_id, product, provider, success, cancel, base)
+        from chalicelib.services import local_checkout  # which hands its events back to this module
+
+        checkout_id, url = local_checkout.open_session(user_id, product, provider, success, cancel, base)
     else:
         raise InvalidInput(f"Payments through {provider.title()} are not available; choose another way "
                            "to pay.", field="provider")
+    # What its completion will be checked against: this account, this product, this price.
+    proof.record_checkout(provider, checkout_id, user_id, product.id, product.price_cents, product.currency)
     return {"checkout_url": url, "provider": provider}
 
 
@@ -134,140 +134,10 @@ def _cancel_at(provider: str, subscription_id: str, deps: BillingDeps) -> None:
         deps.creem.cancel_subscription(subscription_id)
 
 
-# --- the local stand-in for the providers' pages --------------------------------------------
-
-
-def _open_local_checkout(user_id: str, product: Product, provider: str, success: str, cancel: str,
-                         base: str) -> str:
-    now = utcnow()
-    session = LocalCheckout(
-        uuid.uuid4().hex, user_id=user_id, product_id=product.id, provider=provider,
-        success_url=success, cancel_url=cancel, created_at=now, expires_at=now + timedelta(hours=1),
-    )
-    session.save()
-    return f"{base}/billing/local-checkout/{session.session_id}"
-
-
-def _local_session(session_id: str, deps: BillingDeps) -> LocalCheckout:
-    if not deps.settings.local_checkout:
-        raise NotFound("There is no local checkout here.")
-    try:
-        session = LocalCheckout.get(session_id[:64])
-    except DoesNotExist:
-        raise NotFound("This checkout does not exist or has ended.") from None
-    if session.expires_at <= utcnow():
-        raise NotFound("This checkout has expired; start again from the billing page.")
-    return session
-
-
-def local_checkout_page(session_id: str, deps: BillingDeps) -> str:
-    session = _local_session(session_id, deps)
-    product = Product.find(session.product_id)
-    price = f"${product.price_cents / 100:.2f}" + (" a month" if product.plan_id else "")
-    if product.plan_id:
-        days = catalogue.PLANS[product.plan_id].retention_days
-        what = f"{product.credits} credits every month, videos kept {days} days"
-    else:
-        what = f"{product.credits} credits"
-    action = f"/billing/local-checkout/{html.escape(session.session_id)}/pay"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Local checkout · AISora2</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem">
-<p style="color:#a15c00"><strong>Local test checkout.</strong> No money moves: this page stands in
-for {html.escape(session.provider.title())} because no {html.escape(session.provider)} key is configured.</p>
-<h1>{html.escape(product.name)}</h1>
-<p>{html.escape(what)}</p><p style="font-size:1.6rem"><strong>{html.escape(price)}</strong></p>
-<form method="post" action="{action}">
-<button type="submit" style="font-size:1.1rem;padding:.6rem 1.4rem">Pay {html.escape(price)}</button>
-</form>
-<p><a href="{html.escape(session.cancel_url)}">Cancel</a></p>
-</body></html>"""
-
-
-def local_checkout_pay(session_id: str, deps: BillingDeps) -> str:
-    """Pays a local checkout: the provider's event, signed with its webhook secret, goes
-    through the same verification and handling as the provider's own would."""
-    session = _local_session(session_id, deps)
-    if session.status != "open":
-        return session.success_url
-    product = Product.find(session.product_id)
-    user = accounts.get_user(session.user_id)
-    metadata = {"user_id": session.user_id, "product_id": product.id}
-    if session.provider == "stripe":
-        for event in _stripe_events(session, product, user, metadata):
-            body = json.dumps(event).encode()
-            stamp = int(time.time())
-            secret = webhook_secret("STRIPE_WEBHOOK_SECRET")
-            mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-            handle_stripe_webhook(body, f"t={stamp},v1={mac}", deps)
-    else:
-        for event in _creem_events(session, product, user, metadata):
-            body = json.dumps(event).encode()
-            secret = webhook_secret("CREEM_WEBHOOK_SECRET")
-            handle_creem_webhook(body, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), deps)
-    # Marked paid only once its events were handled: a failure leaves it payable, and paying
-    # again grants nothing twice (the payment's ledger reference is the session's).
-    session.update(actions=[LocalCheckout.status.set("paid")])
-    return session.success_url
-
-
-def _stripe_events(session: LocalCheckout, product: Product, user: User,
-                   metadata: dict[str, str]) -> list[dict[str, Any]]:
-    sid = session.session_id
-    customer = f"cus_local_{user.user_id[:14]}"
-    checkout_session: dict[str, Any] = {
-        "id": f"cs_local_{sid}", "object": "checkout.session", "status": "complete",
-        "payment_status": "paid", "client_reference_id": user.user_id, "customer": customer,
-        "metadata": metadata, "amount_total": product.price_cents, "currency": product.currency,
-        "mode": "subscription" if product.plan_id else "payment",
-        "payment_intent": None if product.plan_id else f"pi_local_{sid}",
-        "subscription": f"sub_local_{sid}" if product.plan_id else None,
-    }
-    events = [_stripe_event("checkout.session.completed", checkout_session)]
-    if product.plan_id:
-        events.append(_stripe_event("invoice.paid", {
-            "id": f"in_local_{sid}", "object": "invoice", "billing_reason": "subscription_create",
-            "customer": customer, "amount_paid": product.price_cents, "currency": product.currency,
-            "payment_intent": f"pi_local_{sid}",
-            "parent": {"type": "subscription_details",
-                       "subscription_details": {"subscription": f"sub_local_{sid}", "metadata": metadata}},
-        }))
-    return events
-
-
-def _stripe_event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {"id": f"evt_local_{uuid.uuid4().hex}", "object": "event", "type": kind,
-            "created": int(time.time()), "livemode": False, "data": {"object": obj}}
-
-
-def _creem_events(session: LocalCheckout, product: Product, user: User,
-                  metadata: dict[str, str]) -> list[dict[str, Any]]:
-    sid = session.session_id
-    now_ms = int(time.time() * 1000)
-    subscription = {"id": f"sub_local_{sid}", "status": "active", "metadata": metadata,
-                    "product": {"id": f"prod_local_{product.id}"}, "last_transaction_id": f"tran_local_{sid}"}
-    events = [{
-        "id": f"evt_local_{uuid.uuid4().hex}", "eventType": "checkout.completed", "created_at": now_ms,
-        "object": {
-            "id": f"ch_local_{sid}", "object": "checkout", "status": "completed", "metadata": metadata,
-            "order": {"id": f"ord_local_{sid}", "amount": product.price_cents,
-                      "currency": product.currency.upper(),
-                      "type": "recurring" if product.plan_id else "onetime"},
-            "customer": {"id": f"cust_local_{user.user_id[:14]}", "email": user.email},
-            "subscription": subscription if product.plan_id else None,
-        },
-    }]
-    if product.plan_id:
-        events.append({"id": f"evt_local_{uuid.uuid4().hex}", "eventType": "subscription.paid",
-                       "created_at": now_ms, "object": subscription})
-    return events
-
-
 # --- effects, each at most once --------------------------------------------------------------
 
 
-def _event_row(key: str, kind: str) -> BillingEvent:
+def event_row(key: str, kind: str) -> BillingEvent:
     observability.bind(event_type=kind, event_id=key)
     now = utcnow()
     return BillingEvent(key, type=kind, processed_at=now, expires_at=now + EVENT_MEMORY)
@@ -280,7 +150,7 @@ def _once(event: BillingEvent) -> Callable[[TransactWrite], None]:
     return write
 
 
-def _record_only(event: BillingEvent) -> str:
+def record_only(event: BillingEvent) -> str:
     try:
         event.save(condition=BillingEvent.event_key.does_not_exist())
     except PutError:
@@ -288,8 +158,8 @@ def _record_only(event: BillingEvent) -> str:
     return "recorded"
 
 
-def _grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_id: str,
-                    product: Product, amount_cents: int, currency: str) -> str:
+def grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_id: str,
+                   product: Product, amount_cents: int, currency: str) -> str:
     payment = Payment(f"{provider}:{payment_ref}", user_id=user_id, product_id=product.id,
                       credits=product.credits, amount_cents=amount_cents, currency=currency.lower())
 
@@ -304,8 +174,8 @@ def _grant_purchase(event: BillingEvent, provider: str, payment_ref: str, user_i
     return "granted"
 
 
-def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: str, product: Product,
-                  payment_ref: str | None, amount_cents: int, currency: str) -> str:
+def grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: str, product: Product,
+                 payment_ref: str | None, amount_cents: int, currency: str) -> str:
     def writes(tx: TransactWrite) -> None:
         _once(event)(tx)
         if payment_ref:
@@ -322,15 +192,15 @@ def _grant_period(event: BillingEvent, provider: str, period_ref: str, user_id: 
     return "granted"
 
 
-def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
-                      status: str, plan_id: str, event_at: int, deps: BillingDeps,
-                      customer_id: str | None = None) -> str:
+def set_subscription(event: BillingEvent, provider: str, user_id: str, subscription_id: str,
+                     status: str, plan_id: str, event_at: int, deps: BillingDeps,
+                     customer_id: str | None = None) -> str:
     """Applies a subscription's state, unless a newer event already did. Only ever changes the
-    current subscription (or sets the first); a purchase may replace it (`_purchase`)."""
+    current subscription (or sets the first); a purchase may replace it (`purchase`)."""
     try:
         user = User.get(user_id, consistent_read=True)
     except DoesNotExist:
-        return _record_only(event)
+        return record_only(event)
     newer_or_first = User.subscription_event_at.does_not_exist() | (User.subscription_event_at <= event_at)
     # A late event of an older, replaced subscription must not touch the current one.
     same_or_none = User.subscription_id.does_not_exist() | (User.subscription_id == subscription_id)
@@ -338,11 +208,11 @@ def _set_subscription(event: BillingEvent, provider: str, user_id: str, subscrip
         same_or_none = User.subscription_id == subscription_id
     outcome = _write_subscription(event, user, provider, subscription_id, status, plan_id, event_at,
                                   newer_or_first & same_or_none, deps, customer_id)
-    return outcome or "stale " + _record_only(event)
+    return outcome or "stale " + record_only(event)
 
 
-def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id: str, status: str,
-              plan_id: str, event_at: int, deps: BillingDeps, customer_id: str | None = None) -> str:
+def purchase(event: BillingEvent, provider: str, user_id: str, subscription_id: str, status: str,
+             plan_id: str, event_at: int, deps: BillingDeps, customer_id: str | None = None) -> str:
     """A plan's checkout completed: the subscription bought last is the plan. One bought while
     another was current (two checkouts opened before either was paid) replaces it, and the one
     that loses, whichever arrives first, is cancelled at its provider so that it stops charging.
@@ -351,16 +221,16 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         try:
             user = User.get(user_id, consistent_read=True)
         except DoesNotExist:
-            return _record_only(event)
+            return record_only(event)
         current = user.subscription_id
         if current == subscription_id:
-            return _set_subscription(event, provider, user_id, subscription_id, status, plan_id, event_at,
-                                     deps, customer_id)
+            return set_subscription(event, provider, user_id, subscription_id, status, plan_id, event_at,
+                                    deps, customer_id)
         current_active = current is not None and user.subscription_status in _ACTIVE
         if current_active and int(user.subscription_started_at or 0) > event_at:
             # The current one was bought later: this one lost, and must not go on charging.
-            outcome = "superseded " + _record_only(event)
-            _cancel_lost(provider, subscription_id, deps)
+            outcome = "superseded " + record_only(event)
+            _cancel_lost(provider, subscription_id, user_id, deps)
             return outcome
         # Holds only if no other purchase or event changed the subscription since the read.
         unchanged = (User.subscription_id.does_not_exist() if current is None
@@ -370,9 +240,9 @@ def _purchase(event: BillingEvent, provider: str, user_id: str, subscription_id:
         if outcome is None:
             continue  # changed meanwhile: decide again on what is there now
         if current_active:
-            _cancel_lost(str(user.subscription_provider), str(current), deps)
+            _cancel_lost(str(user.subscription_provider), str(current), user_id, deps)
         return outcome
-    return "stale " + _record_only(event)
+    return "stale " + record_only(event)
 
 
 def _write_subscription(event: BillingEvent, user: User, provider: str, subscription_id: str, status: str,
@@ -407,7 +277,16 @@ def _write_subscription(event: BillingEvent, user: User, provider: str, subscrip
     return f"plan {new_plan}"
 
 
-def _cancel_lost(provider: str, subscription_id: str, deps: BillingDeps) -> None:
+def _cancel_lost(provider: str, subscription_id: str, owner: str, deps: BillingDeps) -> None:
+    """Cancels a subscription that lost to a newer one of the same account, never another's."""
+    try:
+        recorded = Subscription.get(f"{provider}:{subscription_id}", consistent_read=True)
+    except DoesNotExist:
+        recorded = None  # bought before checkouts were recorded: the account's row named it
+    if recorded is not None and recorded.user_id != owner:
+        log.error("did not cancel %s at %s: it belongs to another account", subscription_id, provider)
+        observability.metric("WebhookMismatch", 1, "Count", provider=provider, reason="cancel_other")
+        return
     try:
         _cancel_at(provider, subscription_id, deps)
     except Exception:
@@ -417,15 +296,22 @@ def _cancel_lost(provider: str, subscription_id: str, deps: BillingDeps) -> None
         observability.metric("ReplacedSubscriptionsLeftRunning", 1, "Count", provider=provider)
 
 
-def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: float) -> str:
+def clawback(event: BillingEvent, provider: str, payment_ref: str, refunded_cents: int | None,
+             currency: object) -> str:
+    """Takes back the refunded share (None: all) of a payment we recorded, measured against what
+    we recorded it paid; a refund of anything else takes nothing."""
     try:
         payment = Payment.get(f"{provider}:{payment_ref}", consistent_read=True)
     except DoesNotExist:
-        return _record_only(event)  # not a payment that granted credits
+        return record_only(event)  # not a payment that granted credits
+    if currency is not None and str(currency).lower() != payment.currency:
+        raise proof.Mismatch("currency", f"refunded in {str(currency)[:8]!r}, paid in {payment.currency!r}")
+    paid = int(payment.amount_cents)
+    fraction = 1.0 if refunded_cents is None or not paid else refunded_cents / paid
     owed = min(int(payment.credits), round(int(payment.credits) * fraction))
     amount = owed - int(payment.clawed_back)
     if amount <= 0:
-        return _record_only(event)
+        return record_only(event)
 
     def writes(tx: TransactWrite) -> None:
         _once(event)(tx)
@@ -440,149 +326,6 @@ def _clawback(event: BillingEvent, provider: str, payment_ref: str, fraction: fl
     except credits.AlreadyApplied:
         return "duplicate"
     return f"clawed back {amount}"
-
-
-# --- Stripe -------------------------------------------------------------------------------------
-
-
-def _verify_stripe(raw: bytes, header: str | None) -> dict[str, Any]:
-    import stripe  # the SDK only where a Stripe webhook is verified
-
-    try:
-        stripe.WebhookSignature.verify_header(
-            raw, header, webhook_secret("STRIPE_WEBHOOK_SECRET"), tolerance=STRIPE_TOLERANCE
-        )
-    except stripe.SignatureVerificationError:
-        raise WebhookRejected("The Stripe signature does not match this body.") from None
-    except UnicodeDecodeError:  # the SDK decodes the body before it checks anything
-        raise WebhookRejected("The Stripe event is not UTF-8 text.") from None
-    stamp = int(dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)["t"])
-    # The SDK refuses old timestamps only; one far in the future is as suspect.
-    if stamp > time.time() + STRIPE_TOLERANCE:
-        raise WebhookRejected("The Stripe signature's timestamp is in the future.")
-    try:
-        event = json.loads(raw)
-        assert isinstance(event, dict) and isinstance(event["id"], str)
-        assert isinstance(event["data"]["object"], dict)
-    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
-        raise WebhookRejected("The Stripe event is not well formed.") from None
-    return event
-
-
-def _subscription_metadata(invoice: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    details = (invoice.get("parent") or {}).get("subscription_details") or invoice.get(
-        "subscription_details") or {}
-    return details.get("subscription") or invoice.get("subscription"), details.get("metadata") or {}
-
-
-@observability.counted("WebhookEvents", provider="stripe")
-def handle_stripe_webhook(raw: bytes, header: str | None, deps: BillingDeps) -> str:
-    """Verifies, then acts on, one Stripe event. Returns what it did, for the logs."""
-    event = _verify_stripe(raw, header)
-    kind, obj, created = event["type"], event["data"]["object"], int(event.get("created", 0))
-    row = _event_row(f"stripe:{event['id']}", kind)
-    metadata = obj.get("metadata") or {}
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        if obj.get("payment_status") != "paid":
-            return _record_only(row)  # async methods: wait for async_payment_succeeded
-        product = Product.find(metadata.get("product_id"))
-        user_id = metadata.get("user_id") or obj.get("client_reference_id")
-        if obj.get("mode") == "subscription":
-            return _purchase(row, "stripe", user_id, obj["subscription"], "active", product.id, created,
-                             deps, customer_id=obj.get("customer"))
-        return _grant_purchase(row, "stripe", obj.get("payment_intent") or obj["id"], user_id, product,
-                               int(obj.get("amount_total") or 0), obj.get("currency") or "usd")
-    if kind == "invoice.paid":
-        subscription_id, meta = _subscription_metadata(obj)
-        if not subscription_id or "user_id" not in meta:
-            return _record_only(row)
-        product = Product.find(meta.get("product_id"))
-        return _grant_period(row, "stripe", obj["id"], meta["user_id"], product,
-                             obj.get("payment_intent"), int(obj.get("amount_paid") or 0),
-                             obj.get("currency") or "usd")
-    if kind in ("customer.subscription.updated", "customer.subscription.created",
-                "customer.subscription.deleted"):
-        if "user_id" not in metadata:
-            return _record_only(row)
-        status = "canceled" if kind.endswith("deleted") else obj.get("status", "active")
-        return _set_subscription(row, "stripe", metadata["user_id"], obj["id"], status,
-                                 Product.find(metadata.get("product_id")).id, created, deps)
-    if kind == "invoice.payment_failed":
-        subscription_id, meta = _subscription_metadata(obj)
-        if "user_id" in meta:
-            _notify_payment_failed(meta["user_id"], deps)
-        return _record_only(row)
-    if kind == "charge.refunded":
-        amount = int(obj.get("amount") or 0)
-        fraction = int(obj.get("amount_refunded") or 0) / amount if amount else 1.0
-        return _clawback(row, "stripe", obj.get("payment_intent") or "", fraction)
-    if kind == "charge.dispute.created":
-        return _clawback(row, "stripe", obj.get("payment_intent") or "", 1.0)
-    if kind == "checkout.session.async_payment_failed":
-        if metadata.get("user_id"):
-            _notify_payment_failed(metadata["user_id"], deps)
-        return _record_only(row)
-    return "ignored"
-
-
-def _notify_payment_failed(user_id: str, deps: BillingDeps) -> None:
-    try:
-        user = accounts.get_user(user_id)
-        deps.mailer.send(user.email, "Your AISora2 payment did not go through",
-                         "Your last payment failed, so no credits were added. Update your payment "
-                         f"method at {deps.settings.app_base_url}/#/billing .\n\n-- \nAISora2")
-    except Exception as exc:
-        # The class only: a mail service's error text can name the address.
-        log.error("could not tell a user about a failed payment: %s", type(exc).__name__)
-
-
-# --- Creem --------------------------------------------------------------------------------------
-
-
-@observability.counted("WebhookEvents", provider="creem")
-def handle_creem_webhook(raw: bytes, signature: str | None, deps: BillingDeps) -> str:
-    """Verifies (hex HMAC-SHA256 of the raw body, in constant time), then acts on, one Creem
-    event. Creem signs no timestamp: the recorded event id is the replay defence."""
-    expected = hmac.new(webhook_secret("CREEM_WEBHOOK_SECRET").encode(), raw, hashlib.sha256).hexdigest()
-    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
-        raise WebhookRejected("The Creem signature does not match this body.")
-    try:
-        event = json.loads(raw)
-        kind, obj = event["eventType"], event["object"]
-        assert isinstance(event["id"], str) and isinstance(obj, dict)
-    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
-        raise WebhookRejected("The Creem event is not well formed.") from None
-    created = int(event.get("created_at") or 0) // 1000
-    row = _event_row(f"creem:{event['id']}", kind)
-    metadata = obj.get("metadata") or {}
-    if kind == "checkout.completed":
-        product = Product.find(metadata.get("product_id"))
-        order = obj.get("order") or {}
-        if product.plan_id:
-            subscription = obj.get("subscription") or {}
-            return _purchase(row, "creem", metadata["user_id"], subscription.get("id", ""),
-                             subscription.get("status", "active"), product.id, created, deps)
-        return _grant_purchase(row, "creem", order.get("id") or obj["id"], metadata["user_id"], product,
-                               int(order.get("amount") or 0), order.get("currency") or "usd")
-    if kind == "subscription.paid":
-        product = Product.find(metadata.get("product_id"))
-        period = obj.get("last_transaction_id") or event["id"]
-        outcome = _grant_period(row, "creem", period, metadata["user_id"], product, None, 0, "usd")
-        _set_subscription(_event_row(f"creem:{event['id']}:state", kind), "creem", metadata["user_id"],
-                          obj["id"], obj.get("status", "active"), product.id, created, deps)
-        return outcome
-    if kind in ("subscription.canceled", "subscription.expired"):
-        if "user_id" not in metadata:
-            return _record_only(row)
-        return _set_subscription(row, "creem", metadata["user_id"], obj["id"], "canceled",
-                                 Product.find(metadata.get("product_id")).id, created, deps)
-    if kind in ("refund.created", "dispute.created"):
-        order = obj.get("order") or {}
-        paid = int(order.get("amount") or 0)
-        refunded = int(obj.get("refund_amount") or paid)
-        fraction = 1.0 if kind == "dispute.created" or not paid else refunded / paid
-        return _clawback(row, "creem", order.get("id") or "", fraction)
-    return "ignored"
 
 
 # --- the daily check ----------------------------------------------------------------------------

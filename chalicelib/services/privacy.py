@@ -21,6 +21,7 @@ from chalicelib.adapters.storage import MediaStore
 from chalicelib.errors import AccountGone, InvalidCredentials, InvalidInput, NotFound
 from chalicelib.models import (
     AuditEntry,
+    Checkout,
     DataExport,
     EmailClaim,
     LedgerEntry,
@@ -29,6 +30,7 @@ from chalicelib.models import (
     Payment,
     PrivacyRequest,
     Session,
+    Subscription,
     SupportInquiry,
     User,
     VideoJob,
@@ -177,6 +179,10 @@ def erase_account(user_id: str, deps: PrivacyDeps) -> int:
         _release_claim(address, user_id)
     for checkout in LocalCheckout.by_user.query(user_id):
         LocalCheckout(checkout.session_id).delete()
+    for opened in Checkout.by_user.query(user_id):
+        Checkout(opened.checkout_key).delete()
+    for subscription in Subscription.by_user.query(user_id):
+        Subscription(subscription.subscription_key).delete()
     pseudonym = f"erased-{uuid.uuid4().hex}"
     for row in LedgerEntry.query(user_id):
         _pseudonymise(row, pseudonym)
