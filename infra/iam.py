@@ -70,7 +70,7 @@ ACCESS: dict[str, Access] = {
             "sessions": "read put update delete",
             "tokens": "read put update delete",
             "audit": "read put",
-            "throttles": "read put update",
+            "throttles": "read put update delete",
             "credit-ledger": "read put",  # append-only from the API
             "jobs": "read put update delete",
             "exports": "read put",
