@@ -212,7 +212,7 @@ def get_user(user_id: str, attributes: list[str] | None = None) -> User:
 
 def require_current(caller: sessions.Caller) -> str:
     """For the routes that do not read the account: one small read of what revokes a token."""
-    get_user(caller, attributes=["status", "token_generation", "ended_sessions"])
+    get_user(caller, attributes=["user_id", "status", "token_generation", "ended_sessions"])
     return caller
 
 

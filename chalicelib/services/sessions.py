@@ -203,7 +203,7 @@ def _remember_ended(user_id: str, session_id: str, settings: Settings) -> None:
     until = int(now) + settings.access_token_seconds + 1
     for _ in range(3):
         try:
-            user = User.get(user_id, attributes_to_get=["ended_sessions"])
+            user = User.get(user_id, attributes_to_get=["user_id", "ended_sessions"])
         except DoesNotExist:
             return  # erased: its tokens die with it
         ended = user.ended_sessions.as_dict() if user.ended_sessions else None
