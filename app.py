@@ -332,6 +332,7 @@ def change_password() -> dict[str, Any]:
 
 @api("/me")
 def me() -> dict[str, Any]:
+    """The account; `email_verified` and `signup_credits_pending` say if free credits wait."""
     return accounts.profile(accounts.get_user(_caller()))
 
 
@@ -400,6 +401,7 @@ def my_activity() -> dict[str, Any]:
 
 @api("/videos", methods=("POST",), status=202)
 def create_video() -> dict[str, Any]:
+    """Asks for a video: 403 email_unverified until the address is verified (nothing charged)."""
     # Before a reference is fetched or a credit moves: a current token, a verified address.
     user = accounts.get_user(_caller())
     signup_credits.ready_to_spend(user, settings())

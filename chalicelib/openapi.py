@@ -99,6 +99,22 @@ _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
             }},
         },
     },
+    ("GET", "/me"): {
+        "type": "object",
+        "required": ["id", "email", "email_verified", "signup_credits_pending", "signup_credits",
+                     "credits"],
+        "properties": {
+            "id": {"type": "string"}, "email": {"type": "string"},
+            "email_verified": {"type": "boolean"},
+            "signup_credits_pending": {
+                "type": "boolean",
+                "description": "The free signup credits wait for the email to be verified (or for a "
+                               "day whose budget of them is not spent)."},
+            "signup_credits": {"type": "integer", "description": "How many credits wait, 0 if none."},
+            "pending_email": {"type": "string", "nullable": True},
+            "credits": {"type": "integer"},
+        },
+    },
     ("GET", "/videos/{video_id}/download"): {
         "type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
 }

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_signups_from_one_address_are_throttled_before_any_password_is_hashed(wo
     hashed = []
     monkeypatch.setattr(passwords, "hash_password", lambda p: hashed.append(p) or "$argon2id$stub")
     deps, client = deps_with(signups_per_address_hour=2), a_stranger()
-    forms = [parse_signup(signup_body(), policy.date.today()) for _ in range(3)]
+    forms = [parse_signup(signup_body(), date.today()) for _ in range(3)]
     accounts.signup(forms[0], deps, client)
     accounts.signup(forms[1], deps, client)
     with pytest.raises(Throttled) as refused:
