@@ -122,7 +122,7 @@ def parse_signup(body: dict[str, Any], today: date) -> SignupForm:
     return SignupForm(email, password, version, _bool(body, "marketing_opt_in", False))
 
 
-# --- signing up and in --------------------------------------------------------------------
+# --- signing up ---------------------------------------------------------------------------
 
 
 def per_address(scope: str, allowed: int, message: str) -> Limit:
