@@ -198,7 +198,7 @@ export async function render(container) {
     renderPrice();
   });
 
-  const verify = profile.email_verified ? null : h("div", { class: "alert info", id: "verify-first" }, icon("mail"),
+  const verify = profile.email_verified ? null : h("div", { class: "alert info has-button", id: "verify-first" }, icon("mail"),
     h("span", null, `Confirm your email to make videos`,
       profile.signup_credits_pending ? ` and get your ${credits(profile.signup_credits)} free` : "",
       `: open the link we sent to ${profile.email}. `),
