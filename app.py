@@ -23,6 +23,7 @@ from chalicelib.errors import (
     Busy,
     DomainError,
     EmailTaken,
+    EmailUnverified,
     Expired,
     InsufficientCredits,
     InvalidCredentials,
@@ -39,10 +40,12 @@ from chalicelib.errors import (
 )
 from chalicelib.services import (
     accounts,
+    addresses,
     admin,
     audit,
     billing,
     catalogue,
+    credentials,
     credits,
     generation,
     inbox,
@@ -55,6 +58,7 @@ from chalicelib.services import (
     reports,
     retention,
     sessions,
+    signup_credits,
 )
 from chalicelib.services.client_info import ClientInfo
 from chalicelib.wiring import (
@@ -79,6 +83,7 @@ _STATUS: dict[type[DomainError], int] = {
     LimitReached: 429,
     WebhookRejected: 400,
     EmailTaken: 409,
+    EmailUnverified: 403,
     NotReady: 409,
     InvalidCredentials: 401,
     InvalidToken: 401,
@@ -226,12 +231,20 @@ def _optional_user_id() -> str | None:
     return _user_id()
 
 
-def _user_id() -> str:
+def _caller() -> sessions.Caller:
+    """The access token's caller, not yet checked for revocation: only for routes whose service
+    reads the account first with accounts.get_user, which refuses a revoked token."""
     header = app.current_request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("Sign in first: send 'Authorization: Bearer <access_token>'.")
-    return sessions.user_id_from_access_token(token.strip(), settings())
+    return sessions.caller_from_access_token(token.strip(), settings())
+
+
+def _user_id() -> str:
+    """The caller of a current token: for routes that do not read the account themselves, one
+    small read of what revokes a token (the account's status, token generation, ended sessions)."""
+    return accounts.require_current(_caller())
 
 
 # --- public --------------------------------------------------------------------------------
@@ -270,7 +283,7 @@ def signup() -> dict[str, Any]:
 def login() -> dict[str, Any]:
     body = _body()
     try:
-        return accounts.login(body, account_dependencies(), _client()).as_dict()
+        return credentials.login(body, account_dependencies(), _client()).as_dict()
     except InvalidCredentials:
         reports.refuse_suspended_sign_in(body)  # its owner is told why, not "wrong password"
         raise
@@ -290,68 +303,76 @@ def refresh() -> dict[str, Any]:
 
 @api("/auth/logout", methods=("POST",), status=204)
 def logout() -> None:
-    sessions.end(_refresh_token(_body()))
+    sessions.end(_refresh_token(_body()), settings())
 
 
 @api("/auth/verify-email", methods=("POST",))
 def verify_email() -> dict[str, Any]:
     """Confirms an email address with the token from the emailed link."""
-    return accounts.verify_email(_body().get("token"), account_dependencies(), _client())
+    return addresses.verify_email(_body().get("token"), account_dependencies(), _client())
 
 
 @api("/auth/verify-email/resend", methods=("POST",), status=202)
 def resend_verification() -> dict[str, Any]:
-    accounts.resend_verification(_user_id(), account_dependencies())
+    """Mails the verification link again (a handful of times an hour per address at most)."""
+    addresses.resend_verification(_caller(), account_dependencies(), _client())
     return {"status": "sent"}
+
+
+@api("/auth/restore-email", methods=("POST",))
+def restore_email() -> dict[str, Any]:
+    """Undoes an email change with the link mailed to the old address; every session ends."""
+    return addresses.restore_email(_body().get("token"), account_dependencies(), _client())
 
 
 @api("/auth/password-reset", methods=("POST",), status=202)
 def request_password_reset() -> dict[str, Any]:
     """Mails a single-use reset link, valid 30 minutes, if the account exists."""
-    accounts.request_password_reset(_body(), account_dependencies(), _client())
+    credentials.request_password_reset(_body(), account_dependencies(), _client())
     return {"status": "sent", "message": "If an account uses this email, a reset link is on its way."}
 
 
 @api("/auth/password-reset/confirm", methods=("POST",))
 def confirm_password_reset() -> dict[str, Any]:
-    """Sets a new password with the emailed token; every session ends."""
-    accounts.confirm_password_reset(_body(), account_dependencies(), _client())
-    return {"status": "password_changed"}
+    """Sets a new password with the emailed token; every other session ends, this one starts."""
+    pair = credentials.confirm_password_reset(_body(), account_dependencies(), _client())
+    return {"status": "password_changed", **pair.as_dict()}
 
 
 @api("/me/password", methods=("POST",))
 def change_password() -> dict[str, Any]:
     """Changes the password (the current one is asked); other sessions end."""
-    return accounts.change_password(_user_id(), _body(), account_dependencies(), _client()).as_dict()
+    return credentials.change_password(_caller(), _body(), account_dependencies(), _client()).as_dict()
 
 
 @api("/me")
 def me() -> dict[str, Any]:
-    return accounts.profile(accounts.get_user(_user_id()))
+    """The account; `email_verified` and `signup_credits_pending` say if free credits wait."""
+    return accounts.profile(accounts.get_user(_caller()))
 
 
 @api("/me", methods=("PATCH",))
 def update_me() -> dict[str, Any]:
     """Corrects the email (verified first), preferences and the marketing choice."""
-    return accounts.update_profile(_user_id(), _body(), account_dependencies(), _client())
+    return accounts.update_profile(_caller(), _body(), account_dependencies(), _client())
 
 
 @api("/me", methods=("DELETE",), status=202)
 def close_account() -> dict[str, Any]:
     """Closes the account at once (the password is asked again); erasure follows within a day."""
-    return privacy.close_own_account(_user_id(), _body(), privacy_dependencies())
+    return privacy.close_own_account(_caller(), _body(), privacy_dependencies())
 
 
 @api("/me/consents", methods=("PATCH",))
 def update_consents() -> dict[str, Any]:
     """Gives or withdraws consent to marketing and to analytics, at once."""
-    return privacy.set_consents(_user_id(), _body(), _client())
+    return privacy.set_consents(_caller(), _body(), _client())
 
 
 @api("/me/export", methods=("POST",), status=202)
 def start_export() -> dict[str, Any]:
     """Starts an archive of everything held about the caller; an email says when it is ready."""
-    return privacy.start_export(_user_id(), privacy_dependencies())
+    return privacy.start_export(_caller(), privacy_dependencies())
 
 
 @api("/me/export/{export_id}")
@@ -374,12 +395,12 @@ def support_inquiry() -> dict[str, Any]:
 @api("/me/policy-acceptance", methods=("POST",))
 def accept_policy() -> dict[str, Any]:
     """Accepts the privacy policy in force, as asked after a material change."""
-    return accounts.accept_policy(_user_id(), _body(), _client())
+    return accounts.accept_policy(_caller(), _body(), _client())
 
 
 @api("/me/credits")
 def my_credits() -> dict[str, Any]:
-    user = accounts.get_user(_user_id())
+    user = accounts.get_user(_caller())
     return {"balance": int(user.credits), "transactions": credits.history(user.user_id)}
 
 
@@ -395,7 +416,11 @@ def my_activity() -> dict[str, Any]:
 
 @api("/videos", methods=("POST",), status=202)
 def create_video() -> dict[str, Any]:
-    user_id = _user_id()
+    """Asks for a video: 403 email_unverified until the address is verified (nothing charged)."""
+    # Before a reference is fetched or a credit moves: a current token, a verified address.
+    user = accounts.get_user(_caller())
+    signup_credits.ready_to_spend(user, settings())
+    user_id = user.user_id
     body = _body()
     spec = generation.parse_request(body)
     deps = generation_dependencies()
@@ -443,13 +468,13 @@ def delete_video(video_id: str) -> None:
 @api("/billing/checkout", methods=("POST",))
 def start_checkout() -> dict[str, Any]:
     """Opens a checkout for a credit pack or a plan with Stripe or Creem."""
-    return billing.checkout(_user_id(), _body(), billing_dependencies())
+    return billing.checkout(_caller(), _body(), billing_dependencies())
 
 
 @api("/billing/portal", methods=("POST",))
 def billing_portal() -> dict[str, Any]:
     """A Stripe customer portal address, to change or cancel the subscription."""
-    return billing.portal(_user_id(), billing_dependencies())
+    return billing.portal(_caller(), billing_dependencies())
 
 
 @api("/billing/local-checkout/{session_id}")

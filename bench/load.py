@@ -45,8 +45,8 @@ REQUEST_TIMEOUT = 90.0
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 PASSWORD = "correct horse battery staple"  # noqa: S105 - the load's accounts, in the stack's moto
-OPERATIONS = ("POST /auth/signup", "POST /auth/login", "POST /videos", "GET /videos",
-              "GET /videos/{video_id}")
+OPERATIONS = ("POST /auth/signup", "POST /auth/verify-email", "POST /auth/login", "POST /videos",
+              "GET /videos", "GET /videos/{video_id}")
 REFERENCE = "GET /health"
 
 
@@ -58,7 +58,9 @@ class Stack:
 
         self.api_port, self.moto_port = free_port(), free_port()
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-        env.update(API_PORT=str(self.api_port), MOTO_PORT=str(self.moto_port))
+        env.update(API_PORT=str(self.api_port), MOTO_PORT=str(self.moto_port),
+                   # Every client of the run signs up from this one address.
+                   SIGNUPS_PER_ADDRESS_HOUR=str(10 * CLIENTS))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local.stack"], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True,
@@ -139,9 +141,26 @@ class Results:
 class Client:
     """One person, over HTTP, as the web client would do it."""
 
-    def __init__(self, base: str, results: Results, deadline: float) -> None:
-        self.base, self.results, self.deadline = base, results, deadline
+    def __init__(self, base: str, mailbox: str, results: Results, deadline: float) -> None:
+        self.base, self.mailbox, self.results, self.deadline = base, mailbox, results, deadline
         self.token: str | None = None
+
+    def verification_token(self, email: str) -> str | None:
+        """The token of the verification link mailed to `email`, from the stack's embedded
+        SES (moto's data page lists what it sent), as the person would open it."""
+        stop_at = time.monotonic() + REQUEST_TIMEOUT
+        while time.monotonic() < stop_at:
+            with urllib.request.urlopen(self.mailbox, timeout=REQUEST_TIMEOUT) as response:  # noqa: S310
+                messages = json.load(response).get("ses", {}).get("Message", [])
+            for message in messages:
+                if email in message.get("destinations", {}).get("ToAddresses", []):
+                    body = message.get("body") or ""
+                    if "verify-email?token=" in body:
+                        return body.split("verify-email?token=", 1)[1].split()[0]
+            time.sleep(THINK)
+        with self.results.lock:
+            self.results.errors.append(f"no verification mail to {email}")
+        return None
 
     def call(self, operation: str, path: str, expected: int, body: dict[str, Any] | None = None) -> Any:
         method = operation.split()[0]
@@ -171,6 +190,10 @@ class Client:
         signup = {"email": email, "password": PASSWORD, "birth_date": "1990-01-01",
                   "accept_policy_version": policy.in_force().version}
         if not self.call("POST /auth/signup", "/auth/signup", 201, signup):
+            return
+        # The free credits are usable once the address is confirmed.
+        token = self.verification_token(email)
+        if not token or not self.call("POST /auth/verify-email", "/auth/verify-email", 200, {"token": token}):
             return
         tokens = self.call("POST /auth/login", "/auth/login", 200, {"email": email, "password": PASSWORD})
         if not tokens:
@@ -207,12 +230,12 @@ def spread(samples: list[float]) -> str:
     return f"p50 {table.duration(percentile(samples, 0.5))}, p99 {table.duration(percentile(samples, 0.99))}"
 
 
-def drive(base: str, results: Results) -> float:
+def drive(base: str, mailbox: str, results: Results) -> float:
     """The clients, started together; returns the seconds from the first request to the last."""
     started = time.monotonic()
     barrier = threading.Barrier(CLIENTS)
-    threads = [threading.Thread(target=Client(base, results, started + DEADLINE).run, args=(barrier,),
-                                name=f"client-{n}") for n in range(CLIENTS)]
+    threads = [threading.Thread(target=Client(base, mailbox, results, started + DEADLINE).run,
+                                args=(barrier,), name=f"client-{n}") for n in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -225,7 +248,8 @@ def measure() -> list[Row]:
     results = Results()
     try:
         ready = stack.wait_ready()
-        elapsed = drive(f"http://127.0.0.1:{stack.api_port}", results) if ready else 0.0
+        mailbox = f"http://127.0.0.1:{stack.moto_port}/moto-api/data.json"
+        elapsed = drive(f"http://127.0.0.1:{stack.api_port}", mailbox, results) if ready else 0.0
     finally:
         code, stop_seconds, left = stack.stop()
     if not ready:

@@ -112,6 +112,12 @@ class Settings:
     payments_livemode: bool
     # Prompts are checked by the local rules and, where configured, by an OpenAI-shaped
     # `/v1/moderations` endpoint: by default the video provider's own when that is OpenAI's API.
+    # Free credits cost a verified address, and at most this many accounts get them per UTC day
+    # (a farm of verified addresses stops there); signups per client address per hour; mails
+    # with a link (verification, reset) per client address per hour.
+    signup_grants_per_day: int = 1000
+    signups_per_address_hour: int = 10
+    mails_per_address_hour: int = 20
     moderation_provider: str = "local"
     moderation_api_key: Secret | None = None
     moderation_api_base_url: str | None = None
@@ -188,6 +194,9 @@ class Settings:
             creem_products=_json_map("CREEM_PRODUCTS"),
             local_checkout=local_checkout,
             payments_livemode=_flag("PAYMENTS_LIVEMODE", stage == "prod"),
+            signup_grants_per_day=_int("SIGNUP_GRANTS_PER_DAY", 1000),
+            signups_per_address_hour=_int("SIGNUPS_PER_ADDRESS_HOUR", 10),
+            mails_per_address_hour=_int("MAILS_PER_ADDRESS_HOUR", 20),
             moderation_provider=moderation,
             moderation_api_key=moderation_key,
             moderation_api_base_url=os.environ.get("MODERATION_API_BASE_URL") or None,

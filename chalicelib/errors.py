@@ -117,6 +117,12 @@ class Throttled(DomainError):
         self.retry_after = retry_after
 
 
+class EmailUnverified(DomainError):
+    """Raised when an account asks for a video before confirming its email address."""
+
+    code = "email_unverified"
+
+
 class LinkInvalid(DomainError):
     """Raised for an emailed link that is unknown, already used or expired."""
 

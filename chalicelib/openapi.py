@@ -87,6 +87,7 @@ _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/login"): _TOKENS,
     ("POST", "/auth/refresh"): _TOKENS,
     ("POST", "/me/password"): _TOKENS,
+    ("POST", "/auth/password-reset/confirm"): _TOKENS,
     ("POST", "/videos"): _VIDEO,
     ("GET", "/videos/{video_id}"): _VIDEO,
     ("GET", "/videos"): {
@@ -107,6 +108,22 @@ _RESPONSE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                "balance_after": {"type": "integer"}, "reference": {"type": "string"},
                                "created_at": _TIME},
             }},
+        },
+    },
+    ("GET", "/me"): {
+        "type": "object",
+        "required": ["id", "email", "email_verified", "signup_credits_pending", "signup_credits",
+                     "credits"],
+        "properties": {
+            "id": {"type": "string"}, "email": {"type": "string"},
+            "email_verified": {"type": "boolean"},
+            "signup_credits_pending": {
+                "type": "boolean",
+                "description": "The free signup credits wait for the email to be verified (or for a "
+                               "day whose budget of them is not spent)."},
+            "signup_credits": {"type": "integer", "description": "How many credits wait, 0 if none."},
+            "pending_email": {"type": "string", "nullable": True},
+            "credits": {"type": "integer"},
         },
     },
     ("GET", "/videos/{video_id}/download"): {
@@ -155,13 +172,16 @@ _REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/refresh"): _REFRESH,
     ("POST", "/auth/logout"): _REFRESH,
     ("POST", "/auth/verify-email"): _object(["token"], {"token": {"type": "string"}}),
+    ("POST", "/auth/restore-email"): _object(["token"], {"token": {"type": "string"}}),
     ("POST", "/auth/password-reset"): _object(["email"], {"email": _EMAIL}),
     ("POST", "/auth/password-reset/confirm"): _object(
         ["token", "password"], {"token": {"type": "string"}, "password": _PASSWORD}),
     ("POST", "/me/password"): _object(
         ["current_password", "new_password"],
         {"current_password": {"type": "string"}, "new_password": _PASSWORD}),
-    ("PATCH", "/me"): _object([], {"email": _EMAIL, "preferences": _PREFERENCES,
+    # `password` (the current one) is asked with `email`, and only then.
+    ("PATCH", "/me"): _object([], {"email": _EMAIL, "password": {"type": "string"},
+                                   "preferences": _PREFERENCES,
                                    "marketing_opt_in": {"type": "boolean"}},
                               minProperties=1, additionalProperties=False),
     ("DELETE", "/me"): _object(["password"], {"password": {"type": "string"}}),
@@ -239,9 +259,9 @@ _MAY_BE_BUSY = {("POST", "/videos"), ("POST", "/admin/credits"), ("POST", "/webh
                 ("POST", "/billing/local-checkout/{session_id}/pay")}
 
 _PUBLIC = {"/health", "/openapi.json", "/policy", "/plans", "/auth/signup", "/auth/login",
-           "/auth/refresh", "/auth/logout", "/auth/verify-email", "/auth/password-reset",
-           "/auth/password-reset/confirm", "/webhooks/stripe", "/webhooks/creem", "/webhooks/fal",
-           "/webhooks/replicate",
+           "/auth/refresh", "/auth/logout", "/auth/verify-email", "/auth/restore-email",
+           "/auth/password-reset", "/auth/password-reset/confirm",
+           "/webhooks/stripe", "/webhooks/creem", "/webhooks/fal", "/webhooks/replicate",
            "/billing/local-checkout/{session_id}", "/billing/local-checkout/{session_id}/pay"}
 # Signed in or not: a signed-in caller's request is tied to the account.
 _OPTIONAL_AUTH = {"/privacy/requests", "/support"}

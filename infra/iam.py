@@ -67,7 +67,7 @@ ACCESS: dict[str, Access] = {
             "sessions": "read put update delete",
             "tokens": "read put delete",
             "audit": "read put",
-            "throttles": "read put update delete",  # a correct login forgets its failures
+            "throttles": "read put update",  # a right password gives its reserved attempt back
             "credit-ledger": "read put",  # append-only from the API
             "jobs": "read put update delete",
             "exports": "read put",

@@ -36,6 +36,11 @@ os.environ.update(
         "APP_BASE_URL": "http://127.0.0.1:8000",
         "LOCAL_CHECKOUT": "true",
         "MAIL_FROM": "AISora2 <no-reply@aisora2.com>",
+        # Every test request comes from the one local address, and the day's budget of signup
+        # credits is one count for the whole run: tests of these limits set their own.
+        "SIGNUPS_PER_ADDRESS_HOUR": "1000000",
+        "MAILS_PER_ADDRESS_HOUR": "1000000",
+        "SIGNUP_GRANTS_PER_DAY": "1000000",
     }
 )
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEO_API_KEY", "VIDEO_PROVIDER",
@@ -126,13 +131,35 @@ def get(client: Client, path: str, token: str | None = None) -> Any:
     return client.http.get(path, headers=headers)
 
 
-@pytest.fixture
-def user(client: Client) -> dict[str, Any]:
-    """A signed-up user: its signup body and its tokens."""
-    body = signup_body()
+def sign_up(client: Client, **overrides: Any) -> dict[str, Any]:
+    """A new account, its email not yet verified: its signup body and its tokens."""
+    body = signup_body(**overrides)
     response = post(client, "/auth/signup", body)
     assert response.status_code == 201, response.json_body
     return {**body, **response.json_body}
+
+
+def verify_email(client: Client, email: str) -> dict[str, Any]:
+    """Opens the last verification link mailed to `email`, as its owner would; the profile."""
+    (last, *_) = reversed([m for m in mail_to(email) if "Confirm your email" in m["subject"]])
+    response = post(client, "/auth/verify-email", {"token": link_token(last)})
+    assert response.status_code == 200, response.json_body
+    return response.json_body
+
+
+@pytest.fixture
+def unverified_user(client: Client) -> dict[str, Any]:
+    """A signed-up user who has not opened the verification link: no credits to spend yet."""
+    return sign_up(client)
+
+
+@pytest.fixture
+def user(client: Client) -> dict[str, Any]:
+    """A signed-up user who verified the address, so has the signup credits: its signup body
+    and its tokens."""
+    account = sign_up(client)
+    verify_email(client, account["email"])
+    return account
 
 
 def mail_to(address: str) -> list[dict[str, str]]:

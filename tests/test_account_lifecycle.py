@@ -13,9 +13,12 @@ from conftest import get, link_token, mail_to, new_email, post, signup_body
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.errors import InvalidCredentials
 from chalicelib.models import EmailClaim, OneTimeToken, User
 from chalicelib.models.base import utcnow
-from chalicelib.services import onetime, passwords, throttling
+from chalicelib.services import credentials, onetime, passwords, throttling
+from chalicelib.services.client_info import ClientInfo
+from chalicelib.wiring import account_dependencies
 
 NEW_PASSWORD = "violet lantern gravel orbit"
 
@@ -48,7 +51,8 @@ def test_a_weak_password_is_refused_with_a_reason(client):
         EmailClaim.get(body["email"])
 
 
-def test_signup_mails_a_link_that_verifies_the_email_once(client, user):
+def test_signup_mails_a_link_that_verifies_the_email_once(client, unverified_user):
+    user = unverified_user
     (message,) = mail_to(user["email"])
     assert "Confirm" in message["subject"]
     token = link_token(message)
@@ -59,7 +63,8 @@ def test_signup_mails_a_link_that_verifies_the_email_once(client, user):
     assert again.status_code == 422 and again.json_body["error"]["code"] == "link_invalid"
 
 
-def test_an_expired_verification_link_does_nothing(client, user):
+def test_an_expired_verification_link_does_nothing(client, unverified_user):
+    user = unverified_user
     token = link_token(mail_to(user["email"])[0])
     record = OneTimeToken.get(onetime._hash(token))
     record.update(actions=[OneTimeToken.expires_at.set(utcnow() - timedelta(seconds=1))])
@@ -136,25 +141,37 @@ def test_changing_the_password_ends_the_other_sessions(client, user):
 # --- login ----------------------------------------------------------------------------------
 
 
-def test_repeated_failures_throttle_the_account_with_retry_after(client, user):
-    for _ in range(throttling.ACCOUNT.allowed):
+def test_repeated_failures_throttle_that_account_from_that_address_with_retry_after(client, user):
+    for _ in range(throttling.LOGIN_PAIR.allowed):
         assert login(client, user["email"], "wrong password!").status_code == 401
     blocked = login(client, user["email"], user["password"])
     assert blocked.status_code == 429
-    assert 0 < int(blocked.headers["Retry-After"]) <= throttling.ACCOUNT.window_seconds
+    assert 0 < int(blocked.headers["Retry-After"]) <= throttling.LOGIN_PAIR.window_seconds
     assert blocked.json_body["error"]["code"] == "too_many_attempts"
+
+
+def test_a_strangers_failures_from_elsewhere_do_not_lock_the_owner_out(client, user):
+    stranger = ClientInfo(ip=f"198.51.100.{uuid.uuid4().int % 250}")
+    deps = account_dependencies()
+    for _ in range(throttling.LOGIN_PAIR.allowed):
+        with pytest.raises(InvalidCredentials):
+            credentials.login({"email": user["email"], "password": "wrong password!"}, deps, stranger)
+    with pytest.raises(throttling.Throttled):
+        credentials.login({"email": user["email"], "password": user["password"]}, deps, stranger)
+    assert login(client, user["email"], user["password"]).status_code == 200
 
 
 def test_throttling_lifts_by_itself_when_the_window_ends(world):
     subject = f"client-{uuid.uuid4()}"
-    start = 1_000_000 * throttling.ADDRESS.window_seconds
-    for _ in range(throttling.ADDRESS.allowed):
-        throttling.take(throttling.ADDRESS, subject, now=start)
+    limit = throttling.LOGIN_ADDRESS
+    start = 1_000_000 * limit.window_seconds
+    for _ in range(limit.allowed):
+        throttling.take(limit, subject, now=start)
     with pytest.raises(throttling.Throttled) as blocked:
-        throttling.take(throttling.ADDRESS, subject, now=start + 10)
-    assert blocked.value.retry_after == throttling.ADDRESS.window_seconds - 10
-    assert throttling.used(throttling.ADDRESS, subject, now=start + 10) == throttling.ADDRESS.allowed
-    throttling.take(throttling.ADDRESS, subject, now=start + throttling.ADDRESS.window_seconds)
+        throttling.take(limit, subject, now=start + 10)
+    assert blocked.value.retry_after == limit.window_seconds - 10
+    assert throttling.used(limit, subject, now=start + 10) == limit.allowed
+    throttling.take(limit, subject, now=start + limit.window_seconds)
 
 
 def test_login_rehashes_a_password_hashed_with_older_parameters(client, user):
@@ -240,7 +257,7 @@ def test_the_marketing_choice_is_recorded_with_its_time(client, user):
 def test_a_new_email_is_used_only_once_verified_and_the_old_one_is_told(client, user):
     token = user["access_token"]
     new = new_email()
-    pending = patch(client, {"email": new.upper()}, token).json_body
+    pending = patch(client, {"email": new.upper(), "password": user["password"]}, token).json_body
     assert pending["email"] == user["email"] and pending["pending_email"] == new
     link = link_token(mail_to(new)[-1])
     assert post(client, "/auth/verify-email", {"token": link}).json_body["email"] == new
@@ -253,7 +270,7 @@ def test_a_new_email_is_used_only_once_verified_and_the_old_one_is_told(client, 
 
 def test_an_email_taken_meanwhile_is_refused_at_verification(client, user):
     new = new_email()
-    patch(client, {"email": new}, user["access_token"])
+    patch(client, {"email": new, "password": user["password"]}, user["access_token"])
     assert post(client, "/auth/signup", signup_body(email=new)).status_code == 201
     link = link_token(next(m for m in mail_to(new) if "token=" in m["body"]))
     assert post(client, "/auth/verify-email", {"token": link}).status_code == 409

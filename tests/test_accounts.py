@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import jwt
 import pytest
-from conftest import get, new_email, post, signup_body
+from conftest import get, new_email, post, signup_body, verify_email
 
 from chalicelib.models import EmailClaim, LedgerEntry, User
 from chalicelib.services import accounts, catalogue, sessions
@@ -18,7 +18,7 @@ def _users_with_email(email: str) -> list[User]:
 
 
 @pytest.mark.policy("account-email")
-def test_signup_creates_a_free_account_with_credits_for_one_short_video(client):
+def test_signup_creates_a_free_account_with_credits_for_one_short_video_once_verified(client):
     body = signup_body()
     response = post(client, "/auth/signup", body)
     assert response.status_code == 201
@@ -26,7 +26,12 @@ def test_signup_creates_a_free_account_with_credits_for_one_short_video(client):
     me = get(client, "/me", response.json_body["access_token"]).json_body
     assert me["email"] == body["email"]
     assert me["plan"] == "free"
-    assert me["credits"] == catalogue.video_cost(catalogue.DEFAULT_MODEL, "720x1280", 4)
+    one_short_video = catalogue.video_cost(catalogue.DEFAULT_MODEL, "720x1280", 4)
+    assert (me["credits"], me["email_verified"]) == (0, False)
+    assert (me["signup_credits_pending"], me["signup_credits"]) == (True, one_short_video)
+    me = verify_email(client, body["email"])
+    assert (me["credits"], me["email_verified"]) == (one_short_video, True)
+    assert me["signup_credits_pending"] is False
     assert me["consents"]["privacy_policy"]["version"] == body["accept_policy_version"]
 
 

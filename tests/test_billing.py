@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import stripe
-from conftest import get, post, signup_body
+from conftest import get, post, signup_body, verify_email
 
 from chalicelib.adapters.creem import CreemPayments
 from chalicelib.adapters.stripe_payments import StripePayments
@@ -43,6 +43,7 @@ def webhook_secrets(monkeypatch):
 def account(client) -> dict[str, Any]:
     body = signup_body()
     tokens = post(client, "/auth/signup", body).json_body
+    verify_email(client, body["email"])
     user_id = get(client, "/me", tokens["access_token"]).json_body["id"]
     return {**body, **tokens, "id": user_id}
 

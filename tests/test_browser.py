@@ -65,6 +65,7 @@ class Visit:
 
     def __init__(self, browser, stack: Stack, name: str, **context_options) -> None:
         self.base = f"http://127.0.0.1:{stack.api_port}"
+        self.stack = stack
         self.context = browser.new_context(accept_downloads=True, **context_options)
         self.context.set_default_timeout(STEP_MS)
         self.page = self.context.new_page()
@@ -116,6 +117,15 @@ def sign_up(visit: Visit, email: str, birth_date: str = "1990-04-05") -> None:
     page.get_by_role("button", name="Create account").click()
 
 
+def confirm_email(visit: Visit, email: str) -> None:
+    """Opens the verification link mailed to `email` (the local mailbox), then the studio."""
+    page = visit.page
+    visit.open(_mailed_link(visit.stack, email, "verify-email"))
+    page.get_by_text(f"Thank you — {email} is confirmed.").wait_for()
+    page.get_by_role("link", name="Go to the studio").click()
+    page.get_by_role("heading", name="Studio").wait_for()
+
+
 def pay_at_the_local_checkout(visit: Visit, product: str, price: str, shot: str) -> str:
     """On the billing page: the buy button leads to the local checkout page for `product`,
     whose Pay button brings the person back to the billing page. Returns the checkout's URL."""
@@ -146,11 +156,17 @@ def test_a_new_person_signs_up_buys_credits_makes_a_video_exports_their_data_and
         choice = page.evaluate("JSON.parse(localStorage.getItem('aisora.cookie_choice'))")
         assert choice["analytics"] is False
 
-        # Sign up: the studio shows the 40 credits and the price of the default video.
+        # Sign up: the studio asks to confirm the address first, with a way to resend the link.
         page.get_by_role("link", name=re.compile("Start free")).first.click()
         page.get_by_role("heading", name="Create your account").wait_for()
         sign_up(visit, email)
         page.get_by_role("heading", name="Studio").wait_for()
+        page.locator("#verify-first").get_by_text("get your 40 credits free").wait_for()
+        assert page.locator("#verify-first").get_by_role("button", name="Send the link again").is_visible()
+        assert page.locator("#studio-balance").inner_text() == "You have 0 credits"
+        visit.shot("studio-confirm-email-first")
+        # Once confirmed, the studio shows the 40 credits and the price of the default video.
+        confirm_email(visit, email)
         page.locator("#credit-pill").get_by_text("40 credits").wait_for()
         assert page.locator("#studio-balance").inner_text() == "You have 40 credits"
         assert page.locator("#studio-price").inner_text() == "40 credits"
@@ -306,9 +322,11 @@ def test_billing_sells_a_plan_through_the_checkout_and_an_invalid_signup_shows_w
         assert visit.token() is None
 
         page.get_by_label("Birth date").fill("1985-07-20")
-        page.get_by_label("Email", exact=True).fill(f"buyer-{uuid.uuid4().hex[:8]}@example.com")
+        buyer = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+        page.get_by_label("Email", exact=True).fill(buyer)
         page.get_by_role("button", name="Create account").click()
         page.get_by_role("heading", name="Studio").wait_for()
+        confirm_email(visit, buyer)
 
         page.get_by_role("link", name="Billing", exact=True).click()
         page.get_by_role("heading", name="Billing").wait_for()
@@ -498,8 +516,9 @@ def test_a_reference_image_is_uploaded_from_the_studio_and_refusals_say_why(stac
     try:
         visit.open("#/signup")
         page.get_by_role("button", name="Necessary only").click()
-        sign_up(visit, f"ref-{uuid.uuid4().hex[:8]}@example.com")
+        sign_up(visit, referrer := f"ref-{uuid.uuid4().hex[:8]}@example.com")
         page.get_by_role("heading", name="Studio").wait_for()
+        confirm_email(visit, referrer)
         page.locator("#studio-balance").get_by_text("You have 40 credits").wait_for()
         # The page may talk to the storage host (presigned uploads) and to nothing else.
         policy = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
@@ -626,7 +645,7 @@ def test_the_emailed_links_confirm_the_address_and_reset_the_password(stack, bro
         page.get_by_role("button", name="Necessary only").click()
         sign_up(visit, email)
         page.get_by_role("heading", name="Studio").wait_for()
-        page.get_by_text("Please confirm your email").wait_for()
+        page.get_by_text("Confirm your email to make videos").wait_for()
 
         visit.open(_mailed_link(stack, email, "verify-email"))
         page.get_by_text(f"Thank you — {email} is confirmed.").wait_for()
@@ -657,8 +676,12 @@ def test_the_emailed_links_confirm_the_address_and_reset_the_password(stack, bro
         page.get_by_label("New password", exact=True).fill(new_password)
         page.get_by_label("Type it again").fill(new_password)
         page.get_by_role("button", name="Set new password").click()
+        # The reset signs this device in.
+        page.get_by_role("heading", name="Studio").wait_for()
         page.get_by_text("Your password is changed").wait_for()
-        page.get_by_role("link", name="Sign in with the new password").click()
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("You are signed out.").last.wait_for()  # the first sign-out's may linger
+        visit.open("#/login")
         page.get_by_label("Email", exact=True).fill(email)
         page.get_by_label("Password", exact=True).fill(new_password)
         page.get_by_role("button", name="Sign in", exact=True).click()

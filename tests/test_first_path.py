@@ -8,7 +8,7 @@ import time
 import av
 import pytest
 import requests
-from conftest import empty_queue, get, post, signup_body
+from conftest import empty_queue, get, post, signup_body, verify_email
 
 from chalicelib.local.pump import EventPump
 
@@ -38,9 +38,10 @@ def run_until(pump, client, video_id, token, deadline_seconds=90):
 
 def test_a_new_user_makes_downloads_and_plays_a_four_second_video(client, pump):
     # Given a new account
-    signup = post(client, "/auth/signup", signup_body())
+    signup = post(client, "/auth/signup", body := signup_body())
     assert signup.status_code == 201
     token = signup.json_body["access_token"]
+    verify_email(client, body["email"])  # the free credits are usable once the address is confirmed
     balance = get(client, "/me", token).json_body["credits"]
 
     # When it asks for a 4-second video

@@ -431,7 +431,8 @@ def test_no_log_line_or_metric_holds_the_users_data_on_the_whole_first_path(
     assert post(client, "/auth/password-reset/confirm",
                 {"token": reset_token, "password": new_password}).status_code == 200
     again = post(client, "/auth/login", {"email": email, "password": new_password}).json_body
-    assert _send(client, "PATCH", "/me", {"email": changed_email, "marketing_opt_in": True},
+    assert _send(client, "PATCH", "/me", {"email": changed_email, "password": new_password,
+                                         "marketing_opt_in": True},
                  again["access_token"]).status_code == 200
     email_token = link_token(mail_to(changed_email)[-1])
     assert _send(client, "DELETE", "/me", {"password": new_password},

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import schemathesis
 from chalice.test import Client
-from conftest import empty_queue, post, signup_body
+from conftest import empty_queue, post, signup_body, verify_email
 from gateway_wsgi import GatewayWSGI
 from hypothesis import settings
 
@@ -45,7 +45,8 @@ def tokens(world) -> Iterator[dict[str, str]]:
     """A user's and an operator's access tokens, shared by every operation's test: no generated
     request can end their sessions (that takes their passwords, which are not in the document)."""
     client = Client(app, stage_name="dev")
-    user = post(client, "/auth/signup", signup_body()).json_body["access_token"]
+    user = post(client, "/auth/signup", person := signup_body()).json_body["access_token"]
+    verify_email(client, person["email"])
     operator = signup_body()
     post(client, "/auth/signup", operator)
     assert admin_command.main(["grant", operator["email"]]) == 0

@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import get, post, signup_body
+from conftest import get, post, sign_up, verify_email
 
 from chalicelib.models import PrivacyRequest, VideoJob
 
 
 @pytest.fixture
 def owner_and_stranger(client):
-    owner = post(client, "/auth/signup", signup_body()).json_body["access_token"]
-    stranger = post(client, "/auth/signup", signup_body()).json_body["access_token"]
+    owner = sign_up(client)
+    verify_email(client, owner["email"])
+    owner = owner["access_token"]
+    stranger = sign_up(client)
+    verify_email(client, stranger["email"])
+    stranger = stranger["access_token"]
     video = post(client, "/videos", {"prompt": "A lighthouse at dusk", "seconds": 4}, owner).json_body["id"]
     export = post(client, "/me/export", {}, owner).json_body["id"]
     return owner, stranger, video, export

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 import time_machine
-from conftest import empty_queue, get, mail_to, new_email, post, signup_body
+from conftest import empty_queue, get, mail_to, new_email, post, signup_body, verify_email
 from fakes import ScriptedProvider
 
 from chalicelib import aws
@@ -173,6 +173,7 @@ def _everything_stored(bucket: str) -> list[str]:
 def test_erasure_leaves_only_pseudonymised_ledger_rows(client, world, video_of):
     account = signup_body()
     tokens = post(client, "/auth/signup", account).json_body
+    verify_email(client, account["email"])
     token = tokens["access_token"]
     user_id = get(client, "/me", token).json_body["id"]
     job_id = video_of(client, token)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import time_machine
 from botocore.exceptions import ClientError
-from conftest import get, post, signup_body
+from conftest import get, post, signup_body, verify_email
 from fakes import ScriptedProvider
 
 from chalicelib import aws
@@ -67,6 +67,7 @@ def new_user(client, plan_id: str, store: MediaStore) -> dict:
     """Signs up (on the test's clock) and moves to the plan; returns the credentials."""
     body = signup_body()
     token = post(client, "/auth/signup", body).json_body["access_token"]
+    verify_email(client, body["email"])
     if plan_id != "free":
         retention.change_plan(get(client, "/me", token).json_body["id"], plan_id, store)
     return body

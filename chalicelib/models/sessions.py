@@ -6,7 +6,7 @@ approximate country, browser, operating system, device), and no longer than the 
 
 from __future__ import annotations
 
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.config import resource_name
@@ -31,6 +31,8 @@ class Session(BaseModel):
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     token_hash = UnicodeAttribute()
+    # The user's token generation when the session began: its access tokens carry it.
+    generation = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=utcnow)
     last_used_at = UTCDateTimeAttribute(default=utcnow)
     # DynamoDB's TTL removes the row some time after this; reads check it themselves.

@@ -51,6 +51,14 @@ class User(BaseModel):
     # A new address waiting for its verification link; the old one stays in use until then.
     pending_email = UnicodeAttribute(null=True)
     password_changed_at = UTCDateTimeAttribute(null=True)
+    # Every access token carries the generation it was issued in; raising it (password reset or
+    # change, an undone email change) refuses every token issued before, wherever the user is read.
+    token_generation = NumberAttribute(default=0)
+    # Sessions signed out, by id, with the time their last access token expires: their tokens
+    # are refused until then (entries past it are dropped at the next sign-out).
+    ended_sessions = MapAttribute(null=True)
+    # The free signup credits, granted once the address is verified (and the day's budget allows).
+    signup_grant_pending = BooleanAttribute(null=True)
     # The paid plan's subscription, whichever provider holds it.
     subscription_provider = UnicodeAttribute(null=True)
     subscription_id = UnicodeAttribute(null=True)

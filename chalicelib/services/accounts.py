@@ -1,5 +1,5 @@
-"""Accounts: signing up and in, verifying the email, resetting and changing the password,
-and reading and correcting one's own account."""
+"""Accounts: signing up, verifying and changing the email, and reading and correcting one's
+own account. Signing in and passwords are in credentials.py."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import logging
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib import observability
 from chalicelib.adapters.mail import Mailer
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -24,10 +23,20 @@ from chalicelib.errors import (
     LinkInvalid,
     UnderMinimumAge,
 )
-from chalicelib.models import EmailClaim, LedgerEntry, User
+from chalicelib.models import EmailClaim, User
 from chalicelib.models.base import transaction, utcnow
-from chalicelib.services import audit, catalogue, notices, onetime, passwords, policy, sessions, throttling
+from chalicelib.services import (
+    audit,
+    catalogue,
+    notices,
+    onetime,
+    passwords,
+    policy,
+    sessions,
+    throttling,
+)
 from chalicelib.services.client_info import ClientInfo
+from chalicelib.services.throttling import Limit
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,11 @@ log = logging.getLogger(__name__)
 # verification link proves; a longer regex would only refuse real addresses.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ja", "ko", "zh")
+_HOUR = 3600
+# Mail with a link goes to one address at most a handful of times an hour, whoever asks, so no
+# route can flood an inbox; reset requests count on their own.
+MAIL_RECIPIENT = Limit("mail:recipient", allowed=5, window_seconds=_HOUR,
+                       message="Too many emails to this address.")
 
 
 @dataclass(frozen=True)
@@ -108,18 +122,27 @@ def parse_signup(body: dict[str, Any], today: date) -> SignupForm:
     return SignupForm(email, password, version, _bool(body, "marketing_opt_in", False))
 
 
-# --- signing up and in --------------------------------------------------------------------
+# --- signing up ---------------------------------------------------------------------------
+
+
+def per_address(scope: str, allowed: int, message: str) -> Limit:
+    return Limit(scope, allowed=allowed, window_seconds=_HOUR, message=message)
 
 
 def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.TokenPair:
-    """Creates the account, claims the email and grants the signup credits in one transaction."""
+    """Creates the account and claims the email in one transaction. The signup credits wait
+    for the address to be verified (signup_credits)."""
+    # Before the hash: each costs 64 MiB, and a taken address must not be a free probe.
+    throttling.take(per_address("signup:address", deps.settings.signups_per_address_hour,
+                                 "Too many accounts created from this network."), client.ip)
     now = utcnow()
     user_id = uuid.uuid4().hex
     user = User(
         user_id,
         email=form.email,
         password_hash=passwords.hash_password(form.password),
-        credits=catalogue.SIGNUP_GRANT,
+        credits=0,
+        signup_grant_pending=True,
         age_attested_at=now,
         policy_version=form.accept_policy_version,
         policy_accepted_at=now,
@@ -127,36 +150,33 @@ def signup(form: SignupForm, deps: AccountDeps, client: ClientInfo) -> sessions.
         marketing_choice_at=now,
         created_at=now,
     )
-    grant = LedgerEntry.new(
-        user_id,
-        "signup",
-        kind="signup_grant",
-        amount=catalogue.SIGNUP_GRANT,
-        balance_after=catalogue.SIGNUP_GRANT,
-        created_at=now,
-    )
     try:
         with transaction() as tx:
             tx.save(EmailClaim(form.email, user_id=user_id), condition=EmailClaim.email.does_not_exist())
             tx.save(user, condition=User.user_id.does_not_exist())
-            tx.save(grant, condition=LedgerEntry.reference.does_not_exist())
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
         if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise EmailTaken("An account with this email already exists.", field="email") from None
         raise
-    observability.metric("CreditsGranted", catalogue.SIGNUP_GRANT, "Count", kind="signup_grant")
     audit.record(user_id, "signup", ["email", "password", "policy_version", "marketing_opt_in"], client)
-    _send_verification(user_id, form.email, deps)
+    send_verification(user_id, form.email, deps)
     return sessions.start(user_id, deps.settings, client)
 
 
-def _send_verification(user_id: str, email: str, deps: AccountDeps) -> None:
+def take_mail(deps: AccountDeps, to: str, client: ClientInfo) -> None:
+    """Reserves one mail with a link to `to`, per recipient and per client address."""
+    from_client = per_address("mail:address", deps.settings.mails_per_address_hour,
+                              "Too many emails asked for from this network.")
+    throttling.take_each([(MAIL_RECIPIENT, to), (from_client, client.ip)])
+
+
+def send_verification(user_id: str, email: str, deps: AccountDeps) -> None:
     token = onetime.issue(onetime.VERIFY_EMAIL, user_id, email)
-    _mail(deps, email, notices.verify_email(deps.settings.app_base_url, token))
+    mail(deps, email, notices.verify_email(deps.settings.app_base_url, token))
 
 
-def _mail(deps: AccountDeps, to: str, notice: notices.Notice) -> None:
+def mail(deps: AccountDeps, to: str, notice: notices.Notice) -> None:
     # Mail is a courtesy around the change, never a condition of it: the change stands, and
     # the person can ask for the link again.
     try:
@@ -164,28 +184,6 @@ def _mail(deps: AccountDeps, to: str, notice: notices.Notice) -> None:
     except Exception as exc:
         # The class only: a mail service's error text can name the address.
         log.error("could not send %r: %s", notice.subject, type(exc).__name__)
-
-
-def login(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> sessions.TokenPair:
-    """Same answer, and about the same work, for an unknown email and a wrong password."""
-    password = body.get("password")
-    if not isinstance(password, str) or not password:
-        raise InvalidInput("password is required", field="password")
-    email = normalise_email(body.get("email"))
-    attempt = [(throttling.ACCOUNT, email), (throttling.ADDRESS, client.ip)]
-    throttling.take_each(attempt)
-    user = user_by_email(email)
-    if len(password) > passwords.MAX_LENGTH or user is None or user.status != "active":
-        passwords.verify_decoy(password[: passwords.MAX_LENGTH])
-        raise InvalidCredentials("The email or password is wrong.")
-    if not passwords.verify(user.password_hash, password):
-        raise InvalidCredentials("The email or password is wrong.")
-    for limit, subject in attempt:
-        throttling.give_back(limit, subject)
-    if passwords.needs_rehash(user.password_hash):
-        user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
-    pair = sessions.start(user.user_id, deps.settings, client)
-    return replace(pair, policy_acceptance_required=policy.needs_acceptance(user.policy_version))
 
 
 def user_by_email(email: str) -> User | None:
@@ -196,18 +194,29 @@ def user_by_email(email: str) -> User | None:
         return None
 
 
-def get_user(user_id: str) -> User:
-    """The signed-in account; a closed one is as gone as an erased one, and its token with it."""
+def get_user(user_id: str, attributes: list[str] | None = None) -> User:
+    """The signed-in account; a closed one is as gone as an erased one, and its token with it.
+
+    Given a sessions.Caller (the id from an access token), also refuses a revoked token: the
+    check rides on the read every such route makes anyway."""
     try:
-        user = User.get(user_id)
+        user = User.get(user_id, attributes_to_get=attributes)
     except DoesNotExist:
         raise AccountGone() from None
     if user.status != "active":
         raise AccountGone()
+    if isinstance(user_id, sessions.Caller):
+        sessions.refuse_revoked(user_id, user)
     return user
 
 
-def _linked_user(record: Any) -> User:
+def require_current(caller: sessions.Caller) -> str:
+    """For the routes that do not read the account: one small read of what revokes a token."""
+    get_user(caller, attributes=["user_id", "status", "token_generation", "ended_sessions"])
+    return caller
+
+
+def linked_user(record: Any) -> User:
     """The account an emailed link was sent for, while it is open."""
     try:
         return get_user(record.user_id)
@@ -215,92 +224,13 @@ def _linked_user(record: Any) -> User:
         raise LinkInvalid("This link is for an account that has been closed.", field="token") from None
 
 
-# --- emailed links ------------------------------------------------------------------------
-
-
-def verify_email(token: object, deps: AccountDeps, client: ClientInfo) -> dict[str, object]:
-    """Confirms an address: the signup address, or a new one, which then replaces the old."""
-    record = onetime.consume(token, onetime.VERIFY_EMAIL)
-    user = _linked_user(record)
-    now = utcnow()
-    if record.email == user.email:
-        user.update(actions=[User.email_verified_at.set(now)])
-        audit.record(user.user_id, "email_verified", ["email_verified_at"], client)
-        return profile(get_user(user.user_id))
-    if record.email != user.pending_email or record.email is None:
-        raise LinkInvalid("This link is for an address change that was replaced.", field="token")
-    old_email, new_email = user.email, record.email
-    try:
-        with transaction() as tx:
-            tx.save(EmailClaim(new_email, user_id=user.user_id), condition=EmailClaim.email.does_not_exist())
-            tx.delete(EmailClaim(old_email), condition=EmailClaim.user_id == user.user_id)
-            tx.update(
-                User(user.user_id),
-                actions=[
-                    User.email.set(new_email),
-                    User.email_verified_at.set(now),
-                    User.pending_email.remove(),
-                ],
-                condition=User.pending_email == new_email,
-            )
-    except TransactWriteError:
-        raise EmailTaken("Another account now uses this email.", field="email") from None
-    audit.record(user.user_id, "email_changed", ["email"], client)
-    _mail(deps, old_email, notices.email_changed(new_email))
-    return profile(get_user(user.user_id))
-
-
-def resend_verification(user_id: str, deps: AccountDeps) -> None:
-    user = get_user(user_id)
-    if user.pending_email:
-        _send_verification(user_id, user.pending_email, deps)
-    elif user.email_verified_at is None:
-        _send_verification(user_id, user.email, deps)
-
-
-def request_password_reset(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> None:
-    """Mails a reset link if the account exists. The answer is the same either way."""
-    email = normalise_email(body.get("email"))
-    # Throttled per address too, so that this cannot be used to flood someone's inbox.
-    throttling.take_each([(throttling.RESET_ACCOUNT, email), (throttling.ADDRESS, client.ip)])
-    user = user_by_email(email)
-    if user is None or user.status != "active":
-        return
-    token = onetime.issue(onetime.RESET_PASSWORD, user.user_id)
-    _mail(deps, user.email, notices.reset_password(deps.settings.app_base_url, token))
-
-
-def _set_password(user: User, password: str, action: str, deps: AccountDeps, client: ClientInfo) -> None:
-    user.update(
-        actions=[
-            User.password_hash.set(passwords.hash_password(password)),
-            User.password_changed_at.set(utcnow()),
-        ]
-    )
-    sessions.end_all(user.user_id)
-    audit.record(user.user_id, action, ["password"], client)
-    _mail(deps, user.email, notices.password_changed())
-
-
-def confirm_password_reset(body: dict[str, Any], deps: AccountDeps, client: ClientInfo) -> None:
-    """Sets the new password and signs out every device."""
-    # The new password is checked before the link is used up, so a weak choice can be corrected.
-    new_password = passwords.check(body.get("password"), "password", [])
-    record = onetime.consume(body.get("token"), onetime.RESET_PASSWORD)
-    _set_password(_linked_user(record), new_password, "password_reset", deps, client)
-
-
-def change_password(
-    user_id: str, body: dict[str, Any], deps: AccountDeps, client: ClientInfo
-) -> sessions.TokenPair:
-    """Needs the current password; ends every session, then starts this one afresh."""
-    user = get_user(user_id)
-    current = body.get("current_password")
-    if not isinstance(current, str) or not passwords.verify(user.password_hash, current):
-        raise InvalidCredentials("The current password is wrong.", field="current_password")
-    new_password = passwords.check(body.get("new_password"), "new_password", [user.email])
-    _set_password(user, new_password, "password_changed", deps, client)
-    return sessions.start(user_id, deps.settings, client)
+def check_password(user: User, given: object, field: str) -> None:
+    """The account's own password, asked again: counted per account before the hash."""
+    if not isinstance(given, str) or not given:
+        raise InvalidInput(f"{field} is required: your current password", field=field)
+    throttling.take(throttling.PASSWORD_CHECK, user.user_id)
+    if not passwords.verify(user.password_hash, given[: passwords.MAX_LENGTH]):
+        raise InvalidCredentials("The current password is wrong.", field=field)
 
 
 # --- reading and correcting the account ----------------------------------------------------
@@ -344,28 +274,37 @@ def _preferences(raw: object, current: dict[str, Any]) -> dict[str, Any]:
 def update_profile(
     user_id: str, body: dict[str, Any], deps: AccountDeps, client: ClientInfo
 ) -> dict[str, object]:
-    """PATCH /me: preferences and the marketing choice at once; a new email once verified."""
-    unknown = sorted(set(body) - {"email", "preferences", "marketing_opt_in"})
+    """PATCH /me: preferences and the marketing choice at once; a new email once verified (and
+    only with the current password)."""
+    user = get_user(user_id)
+    unknown = sorted(set(body) - {"email", "password", "preferences", "marketing_opt_in"})
     if unknown:
         raise InvalidInput(f"{unknown[0]} cannot be changed here", field=unknown[0])
-    if not body:
+    if "password" in body and "email" not in body:
+        raise InvalidInput("password is asked only to change the email; use POST /me/password "
+                           "to change the password", field="password")
+    if not set(body) - {"password"}:
         raise InvalidInput("send at least one of email, preferences, marketing_opt_in")
-    user = get_user(user_id)
     actions = []
     changed = []
     new_email = None
     if "email" in body:
         new_email = normalise_email(body["email"])
-        if new_email != user.email:
-            actions.append(User.pending_email.set(new_email))
-            changed.append("pending_email")
-    if "preferences" in body:
-        current = user.preferences.as_dict() if user.preferences else {}
-        actions.append(User.preferences.set(_preferences(body["preferences"], current)))
+    current_prefs = user.preferences.as_dict() if user.preferences else {}
+    preferences = _preferences(body["preferences"], current_prefs) if "preferences" in body else None
+    marketing = _bool(body, "marketing_opt_in", False)
+    if new_email is not None and new_email != user.email:
+        # Every field is checked before the password, and the password before the mail's count.
+        check_password(user, body.get("password"), "password")
+        take_mail(deps, new_email, client)
+        actions.append(User.pending_email.set(new_email))
+        changed.append("pending_email")
+    if preferences is not None:
+        actions.append(User.preferences.set(preferences))
         changed.append("preferences")
     if "marketing_opt_in" in body:
         actions += [
-            User.marketing_opt_in.set(_bool(body, "marketing_opt_in", False)),
+            User.marketing_opt_in.set(marketing),
             User.marketing_choice_at.set(utcnow()),
         ]
         changed.append("marketing_opt_in")
@@ -375,7 +314,7 @@ def update_profile(
     if new_email and new_email != user.email:
         # Sent even if another account holds the address: saying so here would tell a
         # stranger who has an account. The verification step refuses it instead.
-        _send_verification(user_id, new_email, deps)
+        send_verification(user_id, new_email, deps)
     return profile(get_user(user_id))
 
 
@@ -389,6 +328,10 @@ def profile(user: User) -> dict[str, object]:
         "id": user.user_id,
         "email": user.email,
         "email_verified": user.email_verified_at is not None,
+        # The free signup credits, waiting for the address to be verified (or for a day whose
+        # budget of them is not spent).
+        "signup_credits_pending": bool(user.signup_grant_pending),
+        "signup_credits": catalogue.SIGNUP_GRANT if user.signup_grant_pending else 0,
         "pending_email": user.pending_email,
         "plan": plan.id,
         "retention_days": plan.retention_days,

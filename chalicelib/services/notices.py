@@ -44,14 +44,27 @@ def password_changed() -> Notice:
     )
 
 
-def email_changed(new_email: str) -> Notice:
+def email_changed(new_email: str, base_url: str, token: str) -> Notice:
     name, _, domain = new_email.partition("@")
     masked = f"{name[:1]}***@{domain}"
     return Notice(
         "Your AISora2 email address was changed",
         f"The email address of your AISora2 account was changed to {masked}. This address will no "
-        "longer receive mail about the account.\n"
-        "If this was not you, write to contact@aisora2.com at once." + _SIGNATURE,
+        "longer receive mail about the account.\n\n"
+        "If this was not you, open this link within 14 days: it puts this address back, signs "
+        "every device out and mails you a link to choose a new password. It works once.\n\n"
+        f"{base_url}/#/restore-email?token={token}" + _SIGNATURE,
+    )
+
+
+def email_restored(base_url: str, token: str) -> Notice:
+    return Notice(
+        "Your AISora2 email address is back",
+        "Your AISora2 account uses this address again, and every device was signed out. Whoever "
+        "changed the address may know your password, so it no longer works: choose a new one "
+        "with this link within 30 minutes. It works once.\n\n"
+        f"{base_url}/#/reset-password?token={token}\n\n"
+        "If the link expires, ask for a new one on the sign-in page." + _SIGNATURE,
     )
 
 

@@ -14,7 +14,13 @@ from chalicelib.models.base import utcnow
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
-LIFETIMES = {VERIFY_EMAIL: timedelta(hours=24), RESET_PASSWORD: timedelta(minutes=30)}
+# Sent to the old address when the email changes: it puts that address back.
+RESTORE_EMAIL = "restore_email"
+LIFETIMES = {
+    VERIFY_EMAIL: timedelta(hours=24),
+    RESET_PASSWORD: timedelta(minutes=30),
+    RESTORE_EMAIL: timedelta(days=14),
+}
 
 
 def _hash(token: str) -> str:
@@ -50,3 +56,24 @@ def consume(token: object, purpose: str) -> OneTimeToken:
     if record.expires_at <= utcnow():
         raise invalid
     return record
+
+
+def revoke_all(user_id: str, keep: str | None = None) -> int:
+    """Deletes the user's outstanding links, except those of purpose `keep`; the number deleted.
+
+    The link in use is gone already (consume deleted it). A password reset keeps the links that
+    restore an old address: they are in the hands of the address's owner, and a reset made by
+    whoever took the account must not take them away."""
+    revoked = 0
+    for key in OneTimeToken.by_user.query(user_id):
+        condition = OneTimeToken.token_hash.exists()
+        if keep is not None:
+            condition &= OneTimeToken.purpose != keep
+        try:
+            OneTimeToken(key.token_hash).delete(condition=condition)
+            revoked += 1
+        except DeleteError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            # used meanwhile, or one to keep
+    return revoked

@@ -33,10 +33,31 @@ class Limit:
     message: str = "Too many attempts."
 
 
-# Interim limits of sign-in and reset (issue 16 replaces them with per-pair ones).
-ACCOUNT = Limit("login:account", allowed=5, window_seconds=15 * 60, message="Too many sign-in attempts.")
-ADDRESS = Limit("login:address", allowed=50, window_seconds=15 * 60, message="Too many attempts.")
-RESET_ACCOUNT = Limit("reset:account", allowed=5, window_seconds=15 * 60, message="Too many reset requests.")
+# Signing in. A wrong password counts against the pair of account and client address, so a
+# stranger's guesses from elsewhere never lock the owner's own address out; the account's own
+# ceiling, far above what a person types, bounds a guesser with many addresses (the owner still
+# signs in through a reset link, which signs in). One address is limited across all accounts.
+LOGIN_PAIR = Limit("login:pair", allowed=5, window_seconds=15 * 60, message="Too many sign-in attempts.")
+LOGIN_ACCOUNT = Limit("login:account", allowed=100, window_seconds=60 * 60,
+                      message="Too many sign-in attempts on this account; reset the password to sign in.")
+LOGIN_ADDRESS = Limit("login:address", allowed=50, window_seconds=15 * 60, message="Too many attempts.")
+# Checking the password of a signed-in account (changing it or the email, closing the account):
+# a stolen access token must not become a fast way to guess the password.
+PASSWORD_CHECK = Limit("password:check", allowed=5, window_seconds=15 * 60,
+                       message="Too many password attempts.")
+
+
+def login_attempt(email: str, address: str | None) -> None:
+    """Reserves one sign-in attempt before any hash is computed; the pair's count first, so
+    a locked pair spends nothing of the account's ceiling."""
+    take_each([(LOGIN_PAIR, f"{email}|{address}"), (LOGIN_ADDRESS, address), (LOGIN_ACCOUNT, email)])
+
+
+def login_succeeded(email: str, address: str | None) -> None:
+    """A right password: its reservations are given back, so only failures stay counted."""
+    reserved = ((LOGIN_PAIR, f"{email}|{address}"), (LOGIN_ADDRESS, address), (LOGIN_ACCOUNT, email))
+    for limit, subject in reserved:
+        give_back(limit, subject)
 
 
 def _key(limit: Limit, subject: str, now: float) -> tuple[str, float]:

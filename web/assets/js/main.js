@@ -25,6 +25,7 @@ const ROUTES = {
   "/forgot-password": { page: auth.renderForgot, title: "Reset your password" },
   "/reset-password": { page: auth.renderReset, title: "Choose a new password" },
   "/verify-email": { page: auth.renderVerify, title: "Confirm your email" },
+  "/restore-email": { page: auth.renderRestore, title: "Put your email address back" },
   "/studio": { page: studio.render, title: "Studio", private: true },
   "/videos": { page: videos.render, title: "My videos", private: true },
   "/billing": { page: pricing.renderBilling, title: "Billing", private: true },

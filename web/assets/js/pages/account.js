@@ -65,7 +65,10 @@ export async function render(container) {
           h("dd", null, p.pending_email, " ", h("span", { class: "badge warn" }, "Waiting for confirmation"))) : null,
         h("div", null, h("dt", null, "Plan"), h("dd", null, `${plan?.name || p.plan} · videos kept ${p.retention_days} days `,
           h("a", { href: "#/billing" }, "Change"))),
-        h("div", null, h("dt", null, "Credits"), h("dd", null, String(p.credits))),
+        h("div", null, h("dt", null, "Credits"), h("dd", null, String(p.credits),
+          p.signup_credits_pending ? h("span", { class: "muted small" }, p.email_verified
+            ? ` · ${p.signup_credits} free credits come when today's allowance allows`
+            : ` · ${p.signup_credits} free credits once you confirm your email`) : null)),
         h("div", null, h("dt", null, "Member since"), h("dd", null, date(p.created_at)))),
       resend);
   }
@@ -73,9 +76,11 @@ export async function render(container) {
 
   const newEmail = field({ label: "New email address", name: "email", type: "email", autocomplete: "email",
     hint: "We send a link to the new address; it replaces the current one once you click it." });
+  const emailPassword = field({ label: "Your current password", name: "password", type: "password",
+    autocomplete: "current-password", hint: "Asked to change the email, so that nobody else can." });
   const emailButton = h("button", { type: "submit", class: "btn secondary" }, "Change email");
   const emailForm = h("form", { novalidate: true, class: "stack inline-form", "aria-label": "Change email" },
-    formAlert(), newEmail, emailButton);
+    formAlert(), newEmail, emailPassword, emailButton);
   emailForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(emailForm);
@@ -83,12 +88,17 @@ export async function render(container) {
       showError(emailForm, { field: "email", message: "Type the new address first." });
       return;
     }
+    if (!emailPassword.input.value) {
+      showError(emailForm, { field: "password", message: "Type your current password to change the email." });
+      return;
+    }
     await busy(emailButton, "Saving…", async () => {
       try {
-        const p = await api("PATCH", "/me", { email: newEmail.input.value.trim() });
+        const p = await api("PATCH", "/me", { email: newEmail.input.value.trim(), password: emailPassword.input.value });
         setProfile(p);
         renderProfile(p);
         newEmail.input.value = "";
+        emailPassword.input.value = "";
         toast(p.pending_email ? `Check ${p.pending_email} for a confirmation link.` : "That is already your address.", "success");
       } catch (error) {
         showError(emailForm, error);

@@ -33,6 +33,21 @@ function authCard(title, lead, form, footer) {
     h("div", { class: "card auth-card" }, pageHead(title, lead), form, footer ? h("div", { class: "auth-footer" }, footer) : null));
 }
 
+/** A button that mails the confirmation link again (signed in only). */
+export function resendLinkButton(label = "Send me a new link", className = "btn secondary") {
+  return h("button", {
+    type: "button", class: className,
+    onclick: (event) => busy(event.currentTarget, "Sending…", async () => {
+      try {
+        await api("POST", "/auth/verify-email/resend", {});
+        toast("A new confirmation link is on its way.", "success");
+      } catch (error) {
+        toast(error.message, "error");
+      }
+    }),
+  }, label);
+}
+
 /** Where to go after signing in: the page that asked for it, when it is one of ours. */
 function nextPath(params) {
   const next = params.get("next") || "";
@@ -88,8 +103,8 @@ export async function renderSignup(container) {
           marketing_opt_in: marketing.input.checked,
         }, { auth: false });
         const profile = await afterSignIn(pair);
-        toast(`Welcome to AISora2! You have ${credits(profile?.credits ?? grant)}. `
-          + "We sent you a link to confirm your email.", "success");
+        toast(`Welcome to AISora2! Confirm your email with the link we sent to ${profile?.email ?? "you"}: `
+          + `your ${credits(profile?.signup_credits || grant)} are yours once you do.`, "success");
         navigate("/studio");
       } catch (error) {
         const extra = error.code === "email_taken" ? h("a", { href: "#/login" }, "Sign in instead") : null;
@@ -97,7 +112,8 @@ export async function renderSignup(container) {
       }
     });
   });
-  container.append(authCard("Create your account", `Start with ${credits(grant)} — enough for your first video.`, form,
+  container.append(authCard("Create your account",
+    `Start with ${credits(grant)} — enough for your first video — once you confirm your email.`, form,
     ["Already have an account? ", h("a", { href: "#/login" }, "Sign in")]));
 }
 
@@ -181,11 +197,12 @@ export async function renderReset(container, { params }) {
     }
     await busy(submit, "Saving…", async () => {
       try {
-        await api("POST", "/auth/password-reset/confirm", { token, password: password.input.value }, { auth: false });
+        // The reset signs this device in (even while sign-in is paused after failed attempts).
+        const pair = await api("POST", "/auth/password-reset/confirm", { token, password: password.input.value }, { auth: false });
         session.clear();
-        form.replaceWith(h("div", { class: "alert success", role: "status" }, icon("check"),
-          h("span", null, "Your password is changed and every device was signed out. ",
-            h("a", { href: "#/login" }, "Sign in with the new password"), ".")));
+        await afterSignIn(pair);
+        toast("Your password is changed; every other device was signed out.", "success");
+        navigate("/studio");
       } catch (error) {
         const extra = error.field === "token" ? h("a", { href: "#/forgot-password" }, "Ask for a new link") : null;
         showError(form, error, extra);
@@ -221,20 +238,34 @@ export async function renderVerify(container, { params }) {
       return;
     }
     const resend = session.signedIn
-      ? h("button", {
-        type: "button", class: "btn secondary",
-        onclick: async (event) => {
-          await busy(event.currentTarget, "Sending…", async () => {
-            try {
-              await api("POST", "/auth/verify-email/resend", {});
-              toast("A new confirmation link is on its way.", "success");
-            } catch (resendError) {
-              toast(resendError.message, "error");
-            }
-          });
-        },
-      }, "Send me a new link")
+      ? resendLinkButton()
       : h("p", null, "Sign in and open your account page to get a new link.");
     status.replaceChildren(h("div", { class: "alert error", role: "alert" }, icon("alert"), h("span", null, error.message)), resend);
   }
+}
+
+export async function renderRestore(container, { params }) {
+  const token = params.get("token");
+  const status = h("div", { class: "stack", "aria-live": "polite" });
+  container.append(authCard("Put your email address back", null, status));
+  if (!token) {
+    status.append(h("div", { class: "alert error", role: "alert" }, icon("alert"),
+      h("span", null, "This page needs the link from your email.")));
+    return;
+  }
+  const submit = h("button", { type: "button", class: "btn primary" }, "Put my address back and sign everyone out");
+  status.append(h("p", null, "If you did not change your AISora2 email address, this puts your old address back, "
+    + "signs every device out and stops the current password. We then email you a link to choose a new one."), submit);
+  submit.addEventListener("click", () => busy(submit, "Restoring…", async () => {
+    try {
+      const answer = await api("POST", "/auth/restore-email", { token }, { auth: false });
+      session.clear();
+      status.replaceChildren(h("div", { class: "alert success", role: "status" }, icon("check"),
+        h("span", null, `${answer.email} is your account's address again, and every device was signed out. `
+          + "Open the link we just emailed there to choose a new password.")));
+    } catch (error) {
+      status.replaceChildren(h("div", { class: "alert error", role: "alert" }, icon("alert"), h("span", null, error.message)),
+        h("p", null, "Need help? Write to contact@aisora2.com."));
+    }
+  }));
 }

@@ -7,6 +7,7 @@ import { END, referencePicker, submitVideo } from "../reference.js";
 import { navigate } from "../router.js";
 import { getCatalogue, loadProfile } from "../store.js";
 import { busy, checkbox, clearErrors, formAlert, pageHead, showError, toast } from "../ui.js";
+import { resendLinkButton } from "./auth.js";
 
 const MAX_PROMPT = 2000;
 const MAX_NEGATIVE_PROMPT = 500;
@@ -214,7 +215,9 @@ export async function render(container) {
         toast(`Your video is rendering (${credits(video.cost)}). Follow it here.`, "success");
         navigate(`/videos?new=${encodeURIComponent(video.id)}`);
       } catch (error) {
-        const extra = error.code === "insufficient_credits" ? h("a", { href: "#/billing" }, "Buy credits") : null;
+        const extra = error.code === "insufficient_credits" ? h("a", { href: "#/billing" }, "Buy credits")
+          : error.code === "email_unverified" ? resendLinkButton("Send the confirmation link again", "btn ghost small")
+            : null;
         showError(form, error, extra);
         if (error.code === "insufficient_credits") {
           loadProfile(true).then((p) => {
@@ -227,9 +230,11 @@ export async function render(container) {
     renderPrice();
   });
 
-  const verify = profile.email_verified ? null : h("div", { class: "alert info" }, icon("mail"),
-    h("span", null, `Please confirm your email: we sent a link to ${profile.email}. `,
-      h("a", { href: "#/account" }, "Resend it from your account"), "."));
+  const verify = profile.email_verified ? null : h("div", { class: "alert info has-button", id: "verify-first" }, icon("mail"),
+    h("span", null, `Confirm your email to make videos`,
+      profile.signup_credits_pending ? ` and get your ${credits(profile.signup_credits)} free` : "",
+      `: open the link we sent to ${profile.email}. `),
+    resendLinkButton("Send the link again", "btn ghost small"));
 
   container.append(
     pageHead("Studio", "Describe a scene; we render it as a video."),
