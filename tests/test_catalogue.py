@@ -102,8 +102,7 @@ def test_plans_serve_only_models_a_configured_engine_makes():
 
 
 def test_plans_follow_the_configured_engines(client, monkeypatch):
-    gateway = dataclasses.replace(settings(), video_provider="openai", video_api_key="sk-test")
-    assert gateway.video_engines == frozenset({"openai"})
+    gateway = dataclasses.replace(settings(), video_engines=frozenset({"openai"}))
     monkeypatch.setattr("app.settings", lambda: gateway)
     served = {m["id"] for m in get(client, "/plans").json_body["models"]}
     assert served == {m.id for m in MODELS.values() if any(r.provider == "openai" for r in m.routes)}

@@ -117,8 +117,8 @@ def test_the_worker_hands_sound_negative_prompt_and_both_images_to_the_engine(cl
     spec = generation.parse_request({**VIDEO, "model": "kling-3", "seconds": 5, "audio": True,
                                      "negative_prompt": "blur"})
     queue = aws.sqs().create_queue(QueueName=f"aisora-dev-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    provider = ScriptedProvider()
-    deps = generation.Dependencies(MessageQueue(queue), store, provider, 300, 0)
+    provider = ScriptedProvider("local")
+    deps = generation.Dependencies(MessageQueue(queue), store, {"local": provider}, 300, 0)
     job_id = generation.create_video(rich_user["id"], spec, deps, start, end)["id"]
     generation.handle_message({"job_id": job_id, "action": "submit"}, deps)
     (submission,) = provider.submissions

@@ -186,6 +186,7 @@ def test_the_mismatch_alarm_watches_the_metric_and_tells_the_alarm_topic():
 ])
 def test_payments_are_live_on_the_prod_stage_unless_configured(monkeypatch, stage, override, live):
     monkeypatch.setenv("STAGE", stage)
+    monkeypatch.setenv("LOCAL_CHECKOUT", "false")  # refused on the prod stage
     if override is None:
         monkeypatch.delenv("PAYMENTS_LIVEMODE", raising=False)
     else:

@@ -74,6 +74,8 @@ def take(limit: Limit, subject: str | None, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     key, window_end = _key(limit, subject, now)
+    if limit.allowed <= 0:  # configured off: the first use's row would pass the condition below
+        raise Throttled(max(1, math.ceil(window_end - now)), limit.message)
     expires = datetime.fromtimestamp(window_end + 60, UTC)
     try:
         Throttle(key).update(
