@@ -62,13 +62,15 @@ def video_of(world):
 
 
 def run_export_worker(client, world):
-    messages = aws.sqs().receive_message(QueueUrl=world.queue_urls["ExportsQueue"],
-                                         MaxNumberOfMessages=10).get("Messages", [])
-    event = client.events.generate_sqs_event(message_bodies=[m["Body"] for m in messages],
-                                             queue_name="aisora-dev-exports")
-    client.lambda_.invoke("build_export", event)
-    for m in messages:
-        aws.sqs().delete_message(QueueUrl=world.queue_urls["ExportsQueue"], ReceiptHandle=m["ReceiptHandle"])
+    """Feeds every message of the exports queue to the worker, ten at a time as SQS hands them
+    out: other tests' exports may wait there too, ahead of this one's."""
+    queue = world.queue_urls["ExportsQueue"]
+    while messages := aws.sqs().receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        event = client.events.generate_sqs_event(message_bodies=[m["Body"] for m in messages],
+                                                 queue_name="aisora-dev-exports")
+        client.lambda_.invoke("build_export", event)
+        for m in messages:
+            aws.sqs().delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
 
 
 # --- access and portability -----------------------------------------------------------------
