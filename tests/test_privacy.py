@@ -22,7 +22,7 @@ from chalicelib.adapters.queue import MessageQueue
 from chalicelib.adapters.storage import MediaStore
 from chalicelib.adapters.video import ProviderStatus
 from chalicelib.models import ALL_MODELS, DataExport, LedgerEntry
-from chalicelib.services import generation, inbox, privacy
+from chalicelib.services import generation, inbox, privacy, throttling
 
 VIDEO = {"prompt": "A lantern floating over a dark lake", "seconds": 4, "size": "720x1280"}
 
@@ -128,6 +128,14 @@ def test_a_wrong_password_closes_nothing(client, user):
     assert response.status_code == 401
     assert get(client, "/me", user["access_token"]).status_code == 200
     assert login(client, user["email"], user["password"]).status_code == 200
+
+
+def test_guessing_the_password_to_close_the_account_is_throttled(client, user):
+    for _ in range(throttling.PASSWORD_CHECK.allowed):
+        assert delete_me(client, user["access_token"], {"password": "not my password"}).status_code == 401
+    refused = delete_me(client, user["access_token"], {"password": user["password"]})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert get(client, "/me", user["access_token"]).status_code == 200  # still open
 
 
 def test_an_export_asked_for_before_closing_is_not_built_after_it(client, world, user):

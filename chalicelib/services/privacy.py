@@ -36,7 +36,7 @@ from chalicelib.models import (
     VideoJob,
 )
 from chalicelib.models.base import transaction, utcnow
-from chalicelib.services import accounts, audit, credits, notices, passwords, sessions
+from chalicelib.services import accounts, audit, credits, notices, passwords, sessions, throttling
 from chalicelib.services.client_info import ClientInfo
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ def close_own_account(user_id: str, body: dict[str, Any], deps: PrivacyDeps) -> 
     """DELETE /me: the password is asked again; a wrong one changes nothing."""
     user = accounts.get_user(user_id)
     password = body.get("password")
+    # Counted before the hash, like every check of a signed-in account's password: a stolen
+    # token must not become a fast way to guess it.
+    throttling.take(throttling.PASSWORD_CHECK, user.user_id)
     if not isinstance(password, str) or not passwords.verify(user.password_hash, password):
         raise InvalidCredentials("The password is wrong; the account was not closed.", field="password")
     due_by = close(user, utcnow(), "account_closed", deps)
