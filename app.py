@@ -417,16 +417,18 @@ def my_activity() -> dict[str, Any]:
 @api("/videos", methods=("POST",), status=202)
 def create_video() -> dict[str, Any]:
     """Asks for a video: 403 email_unverified until the address is verified (nothing charged)."""
-    # Before a reference is fetched or a credit moves: a current token, a verified address.
-    user = accounts.get_user(_caller())
-    signup_credits.ready_to_spend(user, settings())
+    # Before a reference is fetched or a credit moves: a current token, a verified address. The
+    # one consistent read serves the debit too, unless a waiting signup grant just changed it.
+    user = accounts.get_user(_caller(), consistent=True)
+    granted = signup_credits.ready_to_spend(user, settings())
     user_id = user.user_id
     body = _body()
     spec = generation.parse_request(body)
     deps = generation_dependencies()
     reference_key = generation.resolve_reference(user_id, body, deps)
     end_reference_key = generation.resolve_reference(user_id, body, deps, which="end")
-    return generation.create_video(user_id, spec, deps, reference_key, end_reference_key)
+    return generation.create_video(user_id, spec, deps, reference_key, end_reference_key,
+                                   owner=None if granted else user)
 
 
 @api("/uploads", methods=("POST",), status=201)

@@ -185,8 +185,13 @@ def every_route(api: Api) -> None:
     user_id = api.send("GET", "/me", token=token).json_body["id"]
     rotated = api.measure("POST", "/auth/refresh", 200, {"refresh_token": tokens["refresh_token"]}).json_body
     api.measure("POST", "/auth/logout", 204, {"refresh_token": rotated["refresh_token"]})
+    # Logout ended that session's access tokens too: sign in again for the rest.
+    token = api.send("POST", "/auth/login", {"email": alice, "password": world.PASSWORD}
+                     ).json_body["access_token"]
     api.measure("POST", "/auth/verify-email", 200, {"token": mail_token(bob, "verify-email")})
     api.measure("POST", "/auth/verify-email/resend", 202, token=token)
+    # Videos need a verified address: alice follows the link just sent.
+    api.send("POST", "/auth/verify-email", {"token": mail_token(alice, "verify-email")})
     api.measure("POST", "/auth/password-reset", 202, {"email": bob})
     bob_password = "another horse battery staple"  # noqa: S105 - a bench account's, in moto
     api.measure("POST", "/auth/password-reset/confirm", 200,
@@ -213,7 +218,8 @@ def every_route(api: Api) -> None:
     api.measure("GET", "/videos/{video_id}", 200, token=token, video_id=video_id)
     finish(video_id)
     api.measure("GET", "/videos/{video_id}/download", 200, token=token, video_id=video_id)
-    raw, signed = replicate_signed({"id": "p_bench", "model": "google/veo-3.1", "version": "hidden",
+    raw, signed = replicate_signed({"id": "benchnotoursprediction", "model": "google/veo-3.1",
+                                    "version": "hidden",
                                     "status": "succeeded", "output": None})
     api.measure("POST", "/webhooks/replicate", 200, raw, headers=signed, variant="(a prediction not ours)")
     api.measure("POST", "/webhooks/fal", 400, raw, headers={}, variant="(unsigned: refused)")
@@ -255,6 +261,16 @@ def every_route(api: Api) -> None:
     api.measure("POST", "/admin/credits", 200, {"user_id": user_id, "amount": 10, "reason": "bench"},
                 op_token)
     api.measure("POST", "/admin/policy/publish", 202, {"version": version}, op_token)
+    kept = api.send("POST", "/videos", video, token).json_body["id"]
+    api.measure("GET", "/admin/videos/{video_id}", 200, token=op_token, video_id=kept)
+
+    # --- an email change undone from the old address (ends the account's sessions, so last)
+    dave = f"dave-{uuid.uuid4().hex[:8]}@example.com"
+    dave_token = api.send("POST", "/auth/signup", signup_body(dave)).json_body["access_token"]
+    changed = api.send("PATCH", "/me", {"email": f"not-{dave}", "password": world.PASSWORD}, dave_token)
+    assert changed.status_code == 200, changed.json_body
+    api.send("POST", "/auth/verify-email", {"token": mail_token(f"not-{dave}", "verify-email")})
+    api.measure("POST", "/auth/restore-email", 200, {"token": mail_token(dave, "restore-email")})
     # Child reports naming one account: one dismissed, one suspended then reinstated, one erased.
     dave = f"dave-{uuid.uuid4().hex[:8]}@example.com"
     api.send("POST", "/auth/signup", signup_body(dave))

@@ -194,13 +194,13 @@ def user_by_email(email: str) -> User | None:
         return None
 
 
-def get_user(user_id: str, attributes: list[str] | None = None) -> User:
+def get_user(user_id: str, attributes: list[str] | None = None, consistent: bool = False) -> User:
     """The signed-in account; a closed one is as gone as an erased one, and its token with it.
 
     Given a sessions.Caller (the id from an access token), also refuses a revoked token: the
     check rides on the read every such route makes anyway."""
     try:
-        user = User.get(user_id, attributes_to_get=attributes)
+        user = User.get(user_id, attributes_to_get=attributes, consistent_read=consistent)
     except DoesNotExist:
         raise AccountGone() from None
     if user.status != "active":

@@ -159,7 +159,7 @@ def quote(spec: VideoSpec) -> int:
 
 def create_video(
     user_id: str, spec: VideoSpec, deps: Dependencies, reference_key: str | None = None,
-    end_reference_key: str | None = None,
+    end_reference_key: str | None = None, owner: User | None = None,
 ) -> dict[str, Any]:
     """Debits the cost and creates the job in one transaction, then queues it."""
     moderation.check_prompt(spec.prompt, deps.moderator)
@@ -169,7 +169,8 @@ def create_video(
         raise InvalidInput(f"{spec.model} is not offered now; choose another model", field="model")
     now = utcnow()
     try:
-        owner = credits.read_user(user_id)
+        # `owner`: a consistent read the caller made already (the route's, which checked the token).
+        owner = owner or credits.read_user(user_id)
     except NotFound:
         raise AccountGone() from None
     if owner.status != "active":

@@ -48,9 +48,9 @@ def grant_if_budget_allows(user: User, settings: Settings) -> None:
         grant(user, settings)
 
 
-def ready_to_spend(user: User, settings: Settings) -> None:
+def ready_to_spend(user: User, settings: Settings) -> bool:
     """Before any credit moves for a video: the address must be verified, and credits still
-    waiting for the budget are granted now if it allows."""
+    waiting for the budget are granted now if it allows (True: `user`'s balance is stale)."""
     if user.email_verified_at is None:
         raise EmailUnverified(
             "Confirm your email address first: open the link we emailed you, or ask for a new "
@@ -59,7 +59,8 @@ def ready_to_spend(user: User, settings: Settings) -> None:
             field="email",
         )
     try:
-        grant(user, settings)
+        return grant(user, settings)
     except Throttled:
         if int(user.credits) <= 0:
             raise
+        return False
