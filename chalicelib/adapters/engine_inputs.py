@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
+from typing import Any
 
-from chalicelib.adapters.video import ProviderRefused, ReferenceImage
+from chalicelib.adapters.video import ProviderRefused, ReferenceImage, VideoSpec
 
 
 def dimensions(size: str) -> tuple[int, int]:
@@ -39,3 +41,17 @@ def choose(engine: str, model: str, field: str, value: str, offered: tuple[str, 
             f"{model} on {engine} does not offer {field} {value}; it offers {', '.join(offered)}"
         )
     return value
+
+
+def sound_and_negative_prompt(payload: dict[str, Any], spec: VideoSpec, takes_audio: bool,
+                              takes_negative_prompt: bool, refuse: Callable[[str], ProviderRefused]) -> None:
+    """The two switches every engine names alike: `generate_audio` where the model has sound,
+    `negative_prompt` where it takes one; asking for either where it does not is refused."""
+    if takes_audio:
+        payload["generate_audio"] = spec.audio
+    elif spec.audio:
+        raise refuse("audio")
+    if spec.negative_prompt:
+        if not takes_negative_prompt:
+            raise refuse("a negative prompt")
+        payload["negative_prompt"] = spec.negative_prompt

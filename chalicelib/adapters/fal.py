@@ -128,14 +128,7 @@ def shape(submission: Submission) -> tuple[str, dict[str, Any]]:
     if model.resolutions:
         payload["resolution"] = engine_inputs.choose("fal", engine_model, "resolution",
                                                      engine_inputs.resolution(spec.size), model.resolutions)
-    if model.audio:
-        payload["generate_audio"] = spec.audio
-    elif spec.audio:
-        raise refuse("audio")
-    if spec.negative_prompt:
-        if not model.negative_prompt:
-            raise refuse("a negative prompt")
-        payload["negative_prompt"] = spec.negative_prompt
+    engine_inputs.sound_and_negative_prompt(payload, spec, model.audio, model.negative_prompt, refuse)
     return endpoint, payload
 
 
